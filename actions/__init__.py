@@ -1,0 +1,1 @@
+"""Nära's custom actions (rasa-sdk): one capability per module; they read slots, call knowledge/, reply."""

@@ -1,0 +1,49 @@
+"""Where the user lives: names their area team with its drop-in hours, or says honestly that we have none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import entity_value, knowledge, send_article
+from knowledge.render import SAMPLE_MARK, show_sample_marks
+from knowledge.text import fold
+
+
+class ActionResolveArea(Action):
+    def name(self) -> str:
+        return "action_resolve_area"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        kb = knowledge()
+        district, team_id = entity_value(tracker, "district"), entity_value(tracker, "team")
+        if district and team_id in kb.teams:
+            team = kb.teams[team_id]
+            mark = SAMPLE_MARK if team.sample and show_sample_marks() else ""
+            dispatcher.utter_message(
+                response="utter_team_for_district",
+                district=district,
+                team_name=team.name,
+                team_office=team.office + mark,
+                team_drop_in=team.drop_in + mark,
+            )
+            pending = tracker.get_slot("pending_article")
+            if pending in kb.articles:
+                return send_article(pending, dispatcher, tracker)
+            return []
+        place = entity_value(tracker, "place")
+        if place:
+            outside = fold(place) in {fold(p) for p in kb.outside}
+            dispatcher.utter_message(
+                response="utter_outside_municipality" if outside else "utter_place_unknown",
+                place=place,
+                municipality=kb.municipality.name,
+            )
+            return [SlotSet("district", None), SlotSet("team", None)]
+        dispatcher.utter_message(response="utter_ask_place")
+        return []

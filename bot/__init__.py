@@ -1,0 +1,1 @@
+"""Everything that runs beside Rasa: settings, the spaCy model build, evaluation and the `nara` CLI."""

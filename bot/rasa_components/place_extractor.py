@@ -1,0 +1,70 @@
+"""A Rasa entity extractor for where the resident lives, driven by knowledge/areas.yml.
+
+Deterministic on purpose: a district must be recognised however it is written ("skaggetorp", "på Ryd",
+"vid Skäggetorps centrum", typos), and the team is a fact of the areas data, not a guess of a model.
+It emits `district` (canonical name) and `team` (team id) for a place in the municipality, and `place`
+(as written) for a place outside it or unknown to us.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from knowledge.areas import PlaceResolver
+from knowledge.loader import cached_knowledge
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class PlaceExtractor(GraphComponent, EntityExtractorMixin):
+    """Finds a district, locality or outside place in a message."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.component_config = config
+        self._resolver = PlaceResolver(cached_knowledge(config.get("knowledge_dir")))
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"knowledge_dir": None}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> PlaceExtractor:
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def _entities(self, text: str) -> list[dict[str, Any]]:
+        place = self._resolver.resolve(text)
+        if place is None:
+            return []
+        start = max(0, text.lower().find(place.name.lower()))
+        span = {"start": start, "end": start + len(place.name), "confidence_entity": 1.0}
+        if place.kind == "district" and place.team is not None:
+            return [
+                {"entity": "district", "value": place.name, **span},
+                {"entity": "team", "value": place.team.id, **span},
+            ]
+        return [{"entity": "place", "value": place.name, **span}]
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            found = self.add_extractor_name(self._entities(text))
+            if found:
+                message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+        return messages

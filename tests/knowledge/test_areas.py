@@ -1,0 +1,87 @@
+"""Places in free text -> district and nearest team, over the real areas data."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.areas import PlaceResolver, haversine_km, team_for
+from knowledge.loader import cached_knowledge
+from knowledge.text import fold
+
+KB = cached_knowledge()
+DISTRICTS = [d.name for d in KB.districts]
+
+
+@pytest.fixture(scope="module")
+def resolver() -> PlaceResolver:
+    return PlaceResolver(KB)
+
+
+def test_haversine_matches_a_known_distance():
+    # Linköping (58.41, 15.62) to Norrköping (58.59, 16.19): about 38 km as the crow flies.
+    assert 36 < haversine_km(58.41, 15.62, 58.59, 16.19) < 40
+
+
+@pytest.mark.parametrize("name", DISTRICTS)
+@pytest.mark.parametrize("template", ["{}", "jag bor i {}", "vi bor ute på {} sedan i somras", "bor i {}!"])
+def test_every_district_is_recognised_however_it_is_written(resolver, name, template):
+    for written in (name, name.lower(), fold(name), name.upper()):
+        place = resolver.resolve(template.format(written))
+        assert place is not None and place.kind == "district" and place.name == name, written
+
+
+@pytest.mark.parametrize("name", DISTRICTS)
+def test_every_district_has_a_team(name):
+    district = KB.district(name)
+    assert team_for(district, KB).id in KB.teams
+
+
+@pytest.mark.parametrize("team_id", ["lambohov", "berga", "skaggetorp", "ryd", "ekholmen"])
+def test_a_district_with_its_own_team_maps_to_it(team_id):
+    team = KB.teams[team_id]
+    own = next(d for d in KB.districts if d.team == team_id)
+    assert team_for(own, KB) == team
+
+
+@pytest.mark.parametrize(
+    ("text", "district", "team"),
+    [
+        ("jag bor i Vasastaden", "Vasastaden", "skaggetorp"),  # 1.9 km to Skäggetorp, 2.6 km to Ryd
+        ("på Ryd", "Ryd", "ryd"),
+        ("skaggetorp", "Skäggetorp", "skaggetorp"),
+        ("vi bor ute i Linghem", "Linghem", "berga"),
+        ("vid Skäggetorps centrum", "Skäggetorp", "skaggetorp"),
+        ("i Berga", "Berga", "berga"),
+        ("jag bor i Ekholmn", "Ekholmen", "ekholmen"),  # typo
+        ("Gottfrisberg", "Gottfridsberg", "skaggetorp"),  # typo; Skäggetorp 1.38 km, Ryd 1.98 km
+        ("innerstan", "Innerstaden", "berga"),
+        ("Malmslatt", "Malmslätt", "ryd"),
+        ("jag bor i Vikingstad", "Vikingstad", "lambohov"),
+        ("Hjulsbro", "Hjulsbro", "berga"),  # Berga 3.83 km, Ekholmen 3.87 km
+    ],
+)
+def test_places_resolve_to_the_nearest_team(resolver, text, district, team):
+    place = resolver.resolve(text)
+    assert place is not None and place.name == district
+    nearest = min(KB.teams.values(), key=lambda t: haversine_km(place.district.lat, place.district.lon, t.lat, t.lon))
+    assert place.team.id == nearest.id == team
+
+
+@pytest.mark.parametrize("text", ["jag bor i Norrköping", "norrkoping", "vi bor i stockholm", "Motala"])
+def test_a_place_outside_the_municipality_gets_no_team(resolver, text):
+    place = resolver.resolve(text)
+    assert place is not None and place.kind == "outside" and place.team is None
+
+
+def test_an_unknown_place_is_reported_as_written(resolver):
+    place = resolver.resolve("jag bor i Mantorp")
+    assert (place.kind, place.name, place.team) == ("unknown", "Mantorp", None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["min son vill inte gå till skolan", "jag bor i en lägenhet", "jag är ensam", "hej", "berg", "vi bor med mormor",
+     "min dotter är 15", ""],
+)
+def test_ordinary_sentences_name_no_place(resolver, text):
+    assert resolver.resolve(text) is None
