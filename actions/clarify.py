@@ -12,19 +12,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CONTACT_BUTTON, article_button, entity_value, knowledge
+from actions.common import article_button, contact_button, entity_value, knowledge, send_article
+from actions.messages import message
+from actions.selection import article_ranking, article_to_answer
 
 # Articles this likely (per the response selector) are offered as "Menar du …?" buttons.
 MIN_SUGGESTION_CONFIDENCE = 0.1
 MAX_SUGGESTIONS = 3
 
-INPUT_PROBLEM_RESPONSES = {
-    "empty": "utter_input_empty",
-    "no_words": "utter_input_no_words",
-    "too_long": "utter_input_too_long",
-    "other_language": "utter_other_language",
-    "other_language_urgent": "utter_other_language_urgent",
-}
+INPUT_PROBLEMS = {"empty", "no_words", "too_long", "other_language", "other_language_urgent"}
 
 
 def _is_arabic(text: str) -> bool:
@@ -34,19 +30,16 @@ def _is_arabic(text: str) -> bool:
 def ask_which_article(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     """Offers the likeliest articles as buttons, or asks the user to say it again."""
     kb = knowledge()
-    selector = (tracker.latest_message.get("response_selector") or {}).get("default") or {}
-    suggestions = []
-    for candidate in selector.get("ranking") or []:
-        article_id = str(candidate.get("intent_response_key", "")).partition("/")[2]
-        if article_id in kb.articles and candidate.get("confidence", 0) >= MIN_SUGGESTION_CONFIDENCE:
-            suggestions.append(kb.articles[article_id])
-        if len(suggestions) == MAX_SUGGESTIONS:
-            break
+    suggestions = [
+        kb.articles[article_id]
+        for article_id, confidence in article_ranking(tracker.latest_message)
+        if article_id in kb.articles and confidence >= MIN_SUGGESTION_CONFIDENCE
+    ][:MAX_SUGGESTIONS]
     if suggestions:
-        buttons = [article_button(a) for a in suggestions] + [CONTACT_BUTTON]
-        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        buttons = [article_button(a) for a in suggestions] + [contact_button()]
+        dispatcher.utter_message(text=message("clarify"), buttons=buttons)
     else:
-        dispatcher.utter_message(response="utter_clarify_nothing", buttons=[CONTACT_BUTTON])
+        dispatcher.utter_message(text=message("clarify_nothing"), buttons=[contact_button()])
     return []
 
 
@@ -54,14 +47,16 @@ class ActionClarify(Action):
     def name(self) -> str:
         return "action_clarify"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         problem = entity_value(tracker, "input_problem")
-        if problem in INPUT_PROBLEM_RESPONSES:
+        if problem in INPUT_PROBLEMS:
             text = tracker.latest_message.get("text") or ""
             if problem.startswith("other_language") and _is_arabic(text):
-                dispatcher.utter_message(response="utter_only_swedish_arabic")
-            dispatcher.utter_message(response=INPUT_PROBLEM_RESPONSES[problem])
+                dispatcher.utter_message(text=message("only_swedish_arabic"))
+            dispatcher.utter_message(text=message(f"input_{problem}"))
             return []
+        # The intent classifier was unsure, but the article selector may be sure on its own.
+        article_id = article_to_answer(tracker.latest_message)
+        if article_id in knowledge().articles:
+            return send_article(article_id, dispatcher, tracker)
         return ask_which_article(dispatcher, tracker)

@@ -8,12 +8,16 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.messages import message
 from knowledge.loader import cached_knowledge
 from knowledge.model import USER_TOPICS, Article, Knowledge, Team
 from knowledge.render import NeedsTeam, render
 
 CONTACT_ARTICLE = "kontakt-och-oppettider"
-CONTACT_BUTTON = {"title": "Prata med en socialarbetare", "payload": "/request_contact"}
+
+
+def contact_button() -> dict[str, str]:
+    return {"title": message("contact_button"), "payload": "/request_contact"}
 
 
 def knowledge() -> Knowledge:
@@ -49,12 +53,12 @@ def send_article(article_id: str, dispatcher: CollectingDispatcher, tracker: Tra
     try:
         text = render(article.answer, knowledge=kb, team=user_team(tracker, kb))
     except NeedsTeam:
-        dispatcher.utter_message(response="utter_ask_place")
+        dispatcher.utter_message(text=message("ask_place"))
         return [SlotSet("pending_article", article.id)]
     related = [kb.articles[r] for r in article.related if r in kb.articles][:2]
     buttons = [article_button(r) for r in related]
     if article.id != CONTACT_ARTICLE:
-        buttons.append(CONTACT_BUTTON)
+        buttons.append(contact_button())
     dispatcher.utter_message(text=text, buttons=buttons, json_message=article_payload(article))
     events: list[EventType] = [SlotSet("article", article.id), SlotSet("pending_article", None)]
     if article.topic in USER_TOPICS:

@@ -1,4 +1,4 @@
-""""Kan jag prata med någon?": how to reach the user's area social workers (the handover builds on this)."""
+""" "Kan jag prata med någon?": how to reach the user's area social workers (the handover builds on this)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,5 @@ class ActionOfferContact(Action):
     def name(self) -> str:
         return "action_offer_contact"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         return send_article(CONTACT_ARTICLE, dispatcher, tracker)

@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import entity_value, knowledge, send_article
+from actions.messages import message
 from knowledge.render import SAMPLE_MARK, show_sample_marks
 from knowledge.text import fold
 
@@ -17,21 +18,20 @@ class ActionResolveArea(Action):
     def name(self) -> str:
         return "action_resolve_area"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         kb = knowledge()
         district, team_id = entity_value(tracker, "district"), entity_value(tracker, "team")
         if district and team_id in kb.teams:
             team = kb.teams[team_id]
             mark = SAMPLE_MARK if team.sample and show_sample_marks() else ""
-            dispatcher.utter_message(
-                response="utter_team_for_district",
+            text = message(
+                "team_for_district",
                 district=district,
                 team_name=team.name,
                 team_office=team.office + mark,
                 team_drop_in=team.drop_in + mark,
             )
+            dispatcher.utter_message(text=text)
             pending = tracker.get_slot("pending_article")
             if pending in kb.articles:
                 return send_article(pending, dispatcher, tracker)
@@ -39,11 +39,8 @@ class ActionResolveArea(Action):
         place = entity_value(tracker, "place")
         if place:
             outside = fold(place) in {fold(p) for p in kb.outside}
-            dispatcher.utter_message(
-                response="utter_outside_municipality" if outside else "utter_place_unknown",
-                place=place,
-                municipality=kb.municipality.name,
-            )
+            key = "outside_municipality" if outside else "place_unknown"
+            dispatcher.utter_message(text=message(key, place=place, municipality=kb.municipality.name))
             return [SlotSet("district", None), SlotSet("team", None)]
-        dispatcher.utter_message(response="utter_ask_place")
+        dispatcher.utter_message(text=message("ask_place"))
         return []

@@ -61,7 +61,7 @@ def cmd_model_path(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from bot.evaluation import evaluate
 
-    return 0 if evaluate(min_macro_f1=args.min_macro_f1) else 1
+    return 0 if evaluate(min_macro_f1=args.min_macro_f1, config=Path(args.config)) else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,6 +90,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="NLU and retrieval evaluation on held-out examples -> reports/")
     p.add_argument("--min-macro-f1", type=float, default=0.90)
+    p.add_argument(
+        "--config", default=str(paths.ROOT / "config.yml"), help="a pipeline to compare (default: config.yml)"
+    )
     p.set_defaults(func=cmd_evaluate)
     return top
 

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,26 +32,37 @@ class Prediction:
     example: Example
     intent: str  # the classifier's best intent, ignoring the fallback
     fallback: bool  # the FallbackClassifier or InputScreen would make the bot ask instead
-    article: str | None
-    article_confidence: float
+    article: str | None  # the selector's top-1 article
+    answered: str | None  # the article the bot would answer with (None: it would ask instead)
 
 
 def handwritten_examples(nlu_dir: Path = ROOT / "nlu") -> list[Example]:
+    from rasa.shared.data import get_data_files, is_nlu_file
     from rasa.shared.nlu.training_data.loading import load_data
 
-    data = load_data(str(nlu_dir))
-    return [Example(m.get("intent"), m.get("text")) for m in data.intent_examples]
+    examples = []
+    for path in sorted(get_data_files([str(nlu_dir)], is_nlu_file)):  # rules and stories live there too
+        examples += [Example(m.get("intent"), m.get("text")) for m in load_data(path).intent_examples]
+    return examples
 
 
-def _train_eval_model(train_examples: list[Example]) -> Path:
-    kb = load_knowledge()
-    write_nlu(EVAL_DIR / "train" / "nlu.yml", train_examples, kb)
-    key = fingerprint(("config.yml", "build/eval/train", "bot/rasa_components", "build/spacy/sv_nara/meta.json"))
+def _train_eval_model(train_examples: list[Example], config: Path) -> Path:
+    write_nlu(EVAL_DIR / "train" / "nlu.yml", train_examples)
+    config_rel = str(config.resolve().relative_to(ROOT))
+    key = fingerprint((config_rel, "build/eval/train", "bot/rasa_components", "build/spacy/sv_nara/meta.json"))
     model = EVAL_DIR / "models" / f"eval-{key}.tar.gz"
     if not model.exists():
         rasa(
-            "train", "nlu", "--config", "config.yml", "--nlu", str((EVAL_DIR / "train").relative_to(ROOT)),
-            "--out", str(model.parent.relative_to(ROOT)), "--fixed-model-name", model.name.removesuffix(".tar.gz"),
+            "train",
+            "nlu",
+            "--config",
+            config_rel,
+            "--nlu",
+            str((EVAL_DIR / "train").relative_to(ROOT)),
+            "--out",
+            str(model.parent.relative_to(ROOT)),
+            "--fixed-model-name",
+            model.name.removesuffix(".tar.gz"),
         )
     return model
 
@@ -58,7 +70,7 @@ def _train_eval_model(train_examples: list[Example]) -> Path:
 def _predict(model: Path, examples: list[Example]) -> list[Prediction]:
     from rasa.core.agent import Agent
 
-    from actions.answer_article import selected_article
+    from actions.selection import article_to_answer, selected_article
 
     agent = Agent.load(str(model))
 
@@ -67,14 +79,14 @@ def _predict(model: Path, examples: list[Example]) -> list[Prediction]:
         for example in examples:
             parsed = await agent.parse_message(example.text)
             ranking = [r["name"] for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
-            article, confidence = selected_article(parsed)
+            article, _ = selected_article(parsed)
             out.append(
                 Prediction(
                     example=example,
                     intent=ranking[0] if ranking else "",
                     fallback=parsed["intent"]["name"] == FALLBACK,
                     article=article,
-                    article_confidence=confidence,
+                    answered=article_to_answer(parsed),
                 )
             )
         return out
@@ -85,30 +97,32 @@ def _predict(model: Path, examples: list[Example]) -> list[Prediction]:
 def _metrics(predictions: list[Prediction]) -> dict[str, Any]:
     from sklearn.metrics import precision_recall_fscore_support
 
-    from actions.answer_article import MIN_ARTICLE_CONFIDENCE
-
     gold = [p.example.label.split("/")[0] for p in predictions]
     pred = [p.intent for p in predictions]
     labels = sorted(set(gold))
     precision, recall, f1, support = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
     per_intent = {
-        label: {"precision": round(float(p), 3), "recall": round(float(r), 3), "f1": round(float(f), 3),
-                "support": int(s)}
-        for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+        label: {
+            "precision": round(float(p), 3),
+            "recall": round(float(r), 3),
+            "f1": round(float(f), 3),
+            "support": int(s),
+        }
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
     }
     articles = [p for p in predictions if "/" in p.example.label]
     correct = [p for p in articles if p.article == p.example.label.split("/", 1)[1]]
     outcome: Counter[str] = Counter()
     for p in articles:
-        if p.fallback or p.article_confidence < MIN_ARTICLE_CONFIDENCE:
+        if p.answered is None:
             outcome["asks a clarifying question"] += 1
-        elif p.article == p.example.label.split("/", 1)[1]:
+        elif p.answered == p.example.label.split("/", 1)[1]:
             outcome["answers with the right article"] += 1
         else:
             outcome["answers with a wrong article"] += 1
     return {
         "macro_f1": round(float(sum(f1) / len(f1)), 3),
-        "accuracy": round(sum(g == q for g, q in zip(gold, pred)) / len(gold), 3),
+        "accuracy": round(sum(g == q for g, q in zip(gold, pred, strict=True)) / len(gold), 3),
         "per_intent": per_intent,
         "held_out_examples": len(predictions),
         "retrieval_top1_accuracy": round(len(correct) / len(articles), 3) if articles else None,
@@ -116,11 +130,13 @@ def _metrics(predictions: list[Prediction]) -> dict[str, Any]:
         "bot_outcome_on_held_out_articles": dict(outcome),
         "article_errors": [
             {"text": p.example.text, "expected": p.example.label, "got": p.article}
-            for p in articles if p not in correct
+            for p in articles
+            if p not in correct
         ],
         "intent_errors": [
             {"text": p.example.text, "expected": p.example.label.split("/")[0], "got": p.intent}
-            for p in predictions if p.example.label.split("/")[0] != p.intent
+            for p in predictions
+            if p.example.label.split("/")[0] != p.intent
         ],
     }
 
@@ -129,9 +145,10 @@ def _markdown(result: dict[str, Any], floor: float) -> str:
     lines = [
         "# NLU and retrieval evaluation",
         "",
-        f"Generated by `nara evaluate` on {result['generated_at']}. Held-out split: a fixed 20% of each "
-        "intent's and each article's examples (at least two), chosen by hash; variants without å/ä/ö are "
-        "added to the training part only. The model is trained with the same config.yml as the real one.",
+        f"Generated by `nara evaluate` on {result['generated_at']} with {result['config']}.",
+        "Held-out split: a fixed 20% of each intent's and each article's examples (at least two), chosen by "
+        "hash; variants without å/ä/ö are added to the training part only. The evaluation model is trained "
+        "with the same pipeline as the real one, on the training part only.",
         "",
         f"- **Macro-F1 over intents: {result['macro_f1']:.3f}** (floor {floor:.2f}); accuracy {result['accuracy']:.3f} "
         f"on {result['held_out_examples']} held-out examples",
@@ -154,20 +171,27 @@ def _markdown(result: dict[str, Any], floor: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def evaluate(min_macro_f1: float = 0.90) -> bool:
-    """Runs the evaluation, writes reports/evaluation.{json,md}; True when macro-F1 reaches the floor."""
+def evaluate(min_macro_f1: float = 0.90, config: Path = ROOT / "config.yml") -> bool:
+    """Runs the evaluation, writes reports/evaluation.{json,md}; True when macro-F1 reaches the floor.
+
+    Another `config` (to compare pipelines on the same split) writes reports/evaluation-<name>.*.
+    """
     logging.getLogger("rasa").setLevel(logging.WARNING)
     kb = load_knowledge()
     train, held_out = split(article_examples(kb) + place_examples(kb) + handwritten_examples())
-    model = _train_eval_model(augment(train))
+    started = time.monotonic()
+    model = _train_eval_model(augment(train), config)
+    result_name = "evaluation" if config.resolve() == (ROOT / "config.yml") else f"evaluation-{config.stem}"
     result = _metrics(_predict(model, held_out))
     result["generated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     result["min_macro_f1"] = min_macro_f1
+    result["config"] = config.name
+    result["seconds_to_train_and_evaluate"] = round(time.monotonic() - started, 1)
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "evaluation.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-    (REPORTS / "evaluation.md").write_text(_markdown(result, min_macro_f1))
+    (REPORTS / f"{result_name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    (REPORTS / f"{result_name}.md").write_text(_markdown(result, min_macro_f1))
     print(
         f"macro-F1 {result['macro_f1']:.3f} (floor {min_macro_f1:.2f}), retrieval top-1 "
-        f"{result['retrieval_top1_accuracy']:.3f}; report in reports/evaluation.md"
+        f"{result['retrieval_top1_accuracy']:.3f}; report in reports/{result_name}.md"
     )
     return result["macro_f1"] >= min_macro_f1

@@ -20,9 +20,21 @@ URGENT_WORDS_FILE = Path(__file__).resolve().parent / "data" / "urgent_words.yml
 _SWEDISH_LIKE = {Language.SWEDISH, Language.DANISH, Language.BOKMAL, Language.NYNORSK}
 _CANDIDATES = [
     *_SWEDISH_LIKE,
-    Language.ENGLISH, Language.ARABIC, Language.SOMALI, Language.PERSIAN, Language.FINNISH,
-    Language.GERMAN, Language.SPANISH, Language.POLISH, Language.TURKISH, Language.BOSNIAN,
-    Language.CROATIAN, Language.SERBIAN, Language.FRENCH, Language.UKRAINIAN, Language.RUSSIAN,
+    Language.ENGLISH,
+    Language.ARABIC,
+    Language.SOMALI,
+    Language.PERSIAN,
+    Language.FINNISH,
+    Language.GERMAN,
+    Language.SPANISH,
+    Language.POLISH,
+    Language.TURKISH,
+    Language.BOSNIAN,
+    Language.CROATIAN,
+    Language.SERBIAN,
+    Language.FRENCH,
+    Language.UKRAINIAN,
+    Language.RUSSIAN,
 ]
 # Latin-script text is only called foreign when the detector is this sure and the message has some words:
 # one or two words ("hej", "ensam") are too short to judge.

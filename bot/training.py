@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.paths import GENERATED_NLU, MODELS, ROOT, SPACY_MODEL
+from bot.paths import GENERATED_NLU, MODELS, ROOT
 from knowledge.export import export_training_data
 from knowledge.loader import load_knowledge
 
@@ -57,9 +57,18 @@ def train(force: bool = False) -> Path:
         print(f"Model is up to date: {target.relative_to(ROOT)}")
         return target
     rasa(
-        "train", "--config", "config.yml", "--domain", "domain.yml",
-        "--data", "nlu", str(GENERATED_NLU.relative_to(ROOT)),
-        "--out", str(MODELS.relative_to(ROOT)), "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        "nlu",
+        str(GENERATED_NLU.relative_to(ROOT)),
+        "--out",
+        str(MODELS.relative_to(ROOT)),
+        "--fixed-model-name",
+        target.name.removesuffix(".tar.gz"),
     )
     for old in MODELS.glob("nara-*.tar.gz"):
         if old != target:

@@ -17,9 +17,32 @@ EARTH_RADIUS_KM = 6371.0088
 FUZZY_MIN_LENGTH = 5
 FUZZY_MIN_SCORE = 86
 # "jag bor i X", "vi bor ute på X", "bor vid X": the word after is a place the resident names.
-_LIVES_IN = re.compile(r"\b(?:bor|bo|boende|hemma|flyttat|flyttade)\b(?:\s+\w+){0,2}?\s+(?:i|pa|vid|ute i|ute pa)\s+(\w[\w-]*)")
-_NOT_PLACES = {"en", "ett", "min", "mitt", "var", "var", "lagenhet", "hus", "huset", "villa", "radhus", "stan",
-               "kommunen", "omradet", "samma", "sverige", "linkoping", "norra", "sodra", "ostra", "vastra", "med"}
+_LIVES_IN = re.compile(
+    r"\b(?:bor|bo|boende|hemma|flyttat|flyttade)\b(?:\s+\w+){0,2}?\s+(?:i|pa|vid|ute i|ute pa)\s+(\w[\w-]*)"
+)
+_NOT_PLACES = {
+    "en",
+    "ett",
+    "min",
+    "mitt",
+    "var",
+    "lagenhet",
+    "hus",
+    "huset",
+    "villa",
+    "radhus",
+    "stan",
+    "kommunen",
+    "omradet",
+    "samma",
+    "sverige",
+    "linkoping",
+    "norra",
+    "sodra",
+    "ostra",
+    "vastra",
+    "med",
+}
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -48,6 +71,7 @@ class Place:
     name: str  # canonical district name, or the place as the resident wrote it
     district: District | None = None
     team: Team | None = None
+    words: tuple[str, ...] = ()  # the folded words of the message that named the place
 
 
 class PlaceResolver:
@@ -63,6 +87,9 @@ class PlaceResolver:
         self._district_keys = list(self._districts)
         self._outside_keys = list(self._outside)
         self._max_ngram = max(len(k.split()) for k in [*self._district_keys, *self._outside_keys])
+        # The words of "jag bor i {place}"-style phrasings: a message of only these and a place says
+        # where the resident lives and nothing else.
+        self._filler = {w for template in knowledge.place_phrasing for w in words(template.replace("{place}", " "))}
 
     def _grams(self, tokens: list[str]) -> list[tuple[str, int]]:
         """Word n-grams, longest first, so "berga centrum" wins over "berga"."""
@@ -95,13 +122,17 @@ class PlaceResolver:
                     continue
                 if kind == "district":
                     district = self._districts[key]
-                    return Place("district", district.name, district, team_for(district, self._knowledge))
-                return Place("outside", self._outside[key])
+                    team = team_for(district, self._knowledge)
+                    return Place("district", district.name, district, team, tuple(gram.split()))
+                return Place("outside", self._outside[key], words=tuple(gram.split()))
         match = _LIVES_IN.search(" ".join(tokens))
         if match and match.group(1) not in _NOT_PLACES:
-            written = _as_written(text, match.group(1))
-            return Place("unknown", written)
+            return Place("unknown", _as_written(text, match.group(1)), words=(match.group(1),))
         return None
+
+    def says_only_where(self, text: str, place: Place) -> bool:
+        """True when `text` is the place and at most the words people use to say they live there."""
+        return set(words(text)) - set(place.words) <= self._filler
 
 
 def _as_written(text: str, folded_word: str) -> str:

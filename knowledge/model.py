@@ -43,8 +43,8 @@ class Article:
     reviewed_at: dt.date
 
     @property
-    def intent_response_key(self) -> str:
-        """The Rasa retrieval label: the retrieval intent is the topic slug."""
+    def label(self) -> str:
+        """The training label of the article's examples: intent (the topic slug) and article id."""
         return f"{self.topic}/{self.id}"
 
     @property

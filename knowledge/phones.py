@@ -22,9 +22,7 @@ def looks_like_phone_number(candidate: str, region: str = "SE") -> bool:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
         return False
-    return phonenumbers.is_possible_number(number) or shortnumberinfo.is_valid_short_number_for_region(
-        number, region
-    )
+    return phonenumbers.is_possible_number(number) or shortnumberinfo.is_valid_short_number_for_region(number, region)
 
 
 def phone_numbers_in(text: str) -> list[str]:

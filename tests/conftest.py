@@ -23,23 +23,19 @@ def make_tracker(
     intent: str = "parenting",
     entities: list[dict[str, Any]] | None = None,
     slots: dict[str, Any] | None = None,
-    response_key: str | None = None,
-    response_confidence: float = 0.9,
     ranking: list[tuple[str, float]] | None = None,
 ) -> Tracker:
-    """A tracker whose latest message was parsed as given (what Rasa would send the action server)."""
+    """A tracker whose latest message was parsed as given (what Rasa would send the action server).
+
+    `ranking` is the ArticleSelector's output: (article id, confidence), best first.
+    """
     latest: dict[str, Any] = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.9},
         "entities": entities or [],
     }
-    if response_key or ranking:
-        latest["response_selector"] = {
-            "default": {
-                "response": {"intent_response_key": response_key, "confidence": response_confidence},
-                "ranking": [{"intent_response_key": k, "confidence": c} for k, c in (ranking or [])],
-            }
-        }
+    if ranking:
+        latest["article_ranking"] = [{"article": a, "confidence": c} for a, c in ranking]
     return Tracker("test-user", slots or {}, latest, [], False, None, {}, "action_listen")
 
 

@@ -79,8 +79,13 @@ class InputScreen(GraphComponent, IntentClassifier):
             fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
             message.set(INTENT, fallback, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [fallback, *(message.get(INTENT_RANKING_KEY) or [])], add_to_output=True)
-            entity = {"entity": "input_problem", "value": problem, "start": 0, "end": 0,
-                      "extractor": type(self).__name__}
+            entity = {
+                "entity": "input_problem",
+                "value": problem,
+                "start": 0,
+                "end": 0,
+                "extractor": type(self).__name__,
+            }
             # Entities a model guessed from such a message are not to be trusted either.
             message.set(ENTITIES, [entity], add_to_output=True)
         return messages

@@ -80,8 +80,35 @@ def test_an_unknown_place_is_reported_as_written(resolver):
 
 @pytest.mark.parametrize(
     "text",
-    ["min son vill inte gå till skolan", "jag bor i en lägenhet", "jag är ensam", "hej", "berg", "vi bor med mormor",
-     "min dotter är 15", ""],
+    [
+        "min son vill inte gå till skolan",
+        "jag bor i en lägenhet",
+        "jag är ensam",
+        "hej",
+        "berg",
+        "vi bor med mormor",
+        "min dotter är 15",
+        "",
+    ],
 )
 def test_ordinary_sentences_name_no_place(resolver, text):
     assert resolver.resolve(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "only_where"),
+    [
+        ("skaggetorp", True),
+        ("på Ryd", True),
+        ("jag bor i Berga", True),
+        ("vi bor ute i Linghem", True),
+        ("jag bor i Norrköping", True),
+        ("jag bor i Mantorp", True),
+        ("min son i Skäggetorp vill inte gå till skolan", False),
+        ("finns det fritidsgårdar i Berga", False),
+    ],
+)
+def test_a_message_that_only_says_where_is_told_apart(resolver, text, only_where):
+    place = resolver.resolve(text)
+    assert place is not None
+    assert resolver.says_only_where(text, place) is only_where

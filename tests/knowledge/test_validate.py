@@ -40,19 +40,39 @@ def test_the_shipped_knowledge_base_is_valid():
 
 def test_every_article_of_the_inventory_is_there(kb):
     inventory = {
-        "om-omradesarbetet", "ingen-ansokan", "sekretess-och-anonymitet", "kontakt-och-oppettider",
-        "foraldraskap-stod-och-kurser", "foraldraskap-tonaring", "foraldraskap-sma-barn", "foraldraskap-skarmtid",
-        "foraldraskap-oro-for-barnets-maende", "skolfranvaro-forsta-steg", "skolfranvaro-hemmasittare",
-        "skolfranvaro-mobbning", "skolfranvaro-stod-i-skolan", "ensamhet-vuxen", "ensamhet-aldre", "ensamhet-ung",
-        "relationer-familjeradgivning", "relationer-separation-och-barn", "vald-i-nara-relation",
-        "hedersrelaterat-vald", "oro-kriminalitet", "oro-droger-alkohol", "akut-sjalvmordstankar", "orosanmalan",
-        "akut-efter-kontorstid", "ekonomiskt-bistand",
+        "om-omradesarbetet",
+        "ingen-ansokan",
+        "sekretess-och-anonymitet",
+        "kontakt-och-oppettider",
+        "foraldraskap-stod-och-kurser",
+        "foraldraskap-tonaring",
+        "foraldraskap-sma-barn",
+        "foraldraskap-skarmtid",
+        "foraldraskap-oro-for-barnets-maende",
+        "skolfranvaro-forsta-steg",
+        "skolfranvaro-hemmasittare",
+        "skolfranvaro-mobbning",
+        "skolfranvaro-stod-i-skolan",
+        "ensamhet-vuxen",
+        "ensamhet-aldre",
+        "ensamhet-ung",
+        "relationer-familjeradgivning",
+        "relationer-separation-och-barn",
+        "vald-i-nara-relation",
+        "hedersrelaterat-vald",
+        "oro-kriminalitet",
+        "oro-droger-alkohol",
+        "akut-sjalvmordstankar",
+        "orosanmalan",
+        "akut-efter-kontorstid",
+        "ekonomiskt-bistand",
     }
     assert set(kb.articles) == inventory
 
 
-@pytest.mark.parametrize("field", ["id", "title", "topic", "answer", "examples", "related", "sources", "owner",
-                                   "reviewed_at"])
+@pytest.mark.parametrize(
+    "field", ["id", "title", "topic", "answer", "examples", "related", "sources", "owner", "reviewed_at"]
+)
 def test_a_missing_field_is_rejected(kb_copy, field):
     edit(kb_copy, lambda raw: raw.pop(field))
     assert f"missing field '{field}'" in messages(kb_copy)
@@ -75,7 +95,9 @@ def test_a_phone_number_not_in_lines_is_rejected(kb_copy, number):
 
 
 def test_numbers_from_lines_and_ordinary_numbers_pass(kb_copy):
-    edit(kb_copy, lambda raw: raw.update(answer=raw["answer"] + " Ring 112 eller 020-85 00 00. Se 26 kap. och år 2025."))
+    edit(
+        kb_copy, lambda raw: raw.update(answer=raw["answer"] + " Ring 112 eller 020-85 00 00. Se 26 kap. och år 2025.")
+    )
     assert messages(kb_copy) == []
 
 
