@@ -9,6 +9,7 @@ macro-F1 floor.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -31,8 +32,10 @@ FALLBACK = "nlu_fallback"
 class Prediction:
     example: Example
     intent: str  # the classifier's best intent, ignoring the fallback
+    intent_confidence: float
     fallback: bool  # the FallbackClassifier or InputScreen would make the bot ask instead
     article: str | None  # the selector's top-1 article
+    article_confidence: float
     answered: str | None  # the article the bot would answer with (None: it would ask instead)
 
 
@@ -79,13 +82,16 @@ def _predict(model: Path, examples: list[Example]) -> list[Prediction]:
         for example in examples:
             parsed = await agent.parse_message(example.text)
             ranking = [r["name"] for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
-            article, _ = selected_article(parsed)
+            article, article_confidence = selected_article(parsed)
+            top = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
             out.append(
                 Prediction(
                     example=example,
                     intent=ranking[0] if ranking else "",
+                    intent_confidence=float(top[0]["confidence"]) if top else 0.0,
                     fallback=parsed["intent"]["name"] == FALLBACK,
                     article=article,
+                    article_confidence=article_confidence,
                     answered=article_to_answer(parsed),
                 )
             )
@@ -182,7 +188,12 @@ def evaluate(min_macro_f1: float = 0.90, config: Path = ROOT / "config.yml") -> 
     started = time.monotonic()
     model = _train_eval_model(augment(train), config)
     result_name = "evaluation" if config.resolve() == (ROOT / "config.yml") else f"evaluation-{config.stem}"
-    result = _metrics(_predict(model, held_out))
+    predictions = _predict(model, held_out)
+    result = _metrics(predictions)
+    # Every held-out prediction with its confidences, for tuning thresholds (not a report: build/).
+    (EVAL_DIR / f"{result_name}-predictions.json").write_text(
+        json.dumps([dataclasses.asdict(p) for p in predictions], ensure_ascii=False, indent=1)
+    )
     result["generated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     result["min_macro_f1"] = min_macro_f1
     result["config"] = config.name

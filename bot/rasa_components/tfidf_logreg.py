@@ -1,0 +1,135 @@
+"""TF-IDF and logistic regression over the pipeline's sparse sentence features: the shared machinery of
+Nära's two classifiers, TfidfIntentClassifier (which intent) and ArticleSelector (which article).
+
+Small, fast and well calibrated enough to tell a sure answer from a guess on a few dozen examples per
+label; the subclasses only say what the label is and where the result goes.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, vstack
+
+logger = logging.getLogger(__name__)
+
+
+class TfidfLogisticRegression(GraphComponent, abc.ABC):
+    """Trains on (features, label) pairs; ranks labels with their probabilities."""
+
+    MODEL_FILE = "model.skops"
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Featurizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"C": 10.0, "max_iter": 2000, "ranking_length": 10, "random_state": 2026}
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, clf=None):
+        self.config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self.clf = clf
+
+    @staticmethod
+    @abc.abstractmethod
+    def label_of(message: Message) -> str | None:
+        """The label a training example teaches, or None to leave it out."""
+
+    @abc.abstractmethod
+    def write(self, message: Message, ranking: list[tuple[str, float]]) -> None:
+        """Puts the ranking (best first) on the message."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> TfidfLogisticRegression:
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _features(messages: list[Message]) -> csr_matrix:
+        rows = []
+        for message in messages:
+            sentence = message.get_sparse_features(TEXT)[1]
+            rows.append(csr_matrix(sentence.features) if sentence is not None else None)
+        width = max((r.shape[1] for r in rows if r is not None), default=0)
+        return vstack([r if r is not None else csr_matrix((1, width)) for r in rows]).tocsr()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.feature_extraction.text import TfidfTransformer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and self.label_of(m)]
+        if not examples:
+            logger.debug(f"No labelled examples: {type(self).__name__} stays untrained.")
+            return self._resource
+        self.clf = make_pipeline(
+            TfidfTransformer(sublinear_tf=True),
+            LogisticRegression(
+                C=self.config["C"],
+                max_iter=self.config["max_iter"],
+                class_weight="balanced",
+                random_state=self.config["random_state"],
+            ),
+        )
+        self.clf.fit(self._features(examples), [self.label_of(m) for m in examples])
+        self.persist()
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.clf is None or not messages:
+            return messages
+        probabilities = self.clf.predict_proba(self._features(messages))
+        classes = [str(c) for c in self.clf.classes_]
+        for message, row in zip(messages, probabilities, strict=True):
+            ranked = sorted(zip(classes, (float(p) for p in row), strict=True), key=lambda pair: -pair[1])
+            self.write(message, ranked[: self.config["ranking_length"] or None])
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as model_dir:
+            sio.dump(self.clf, model_dir / self.MODEL_FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> TfidfLogisticRegression:
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                path = model_dir / cls.MODEL_FILE
+                untrusted = sio.get_untrusted_types(file=path)
+                # Our own file; still, only scikit-learn, NumPy and SciPy types may be loaded from it.
+                if any(not t.startswith(("sklearn.", "numpy.", "scipy.")) for t in untrusted):
+                    raise ValueError(f"unexpected types in {path}: {untrusted}")
+                return cls(config, model_storage, resource, sio.load(path, trusted=untrusted))
+        except ValueError as error:
+            logger.warning(f"{cls.__name__} has no trained model ({error}); it will rank nothing.")
+            return cls(config, model_storage, resource)
