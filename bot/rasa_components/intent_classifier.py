@@ -1,8 +1,7 @@
 """Intent classification with TF-IDF and logistic regression (tfidf_logreg.py), averaged with DIET.
 
 Placed after DIETClassifier (with `ranking_length: 0`, so DIET reports every intent), it averages the
-two probability distributions with `diet_weight` (0.5: equal say, not tuned on the held-out split).
-On the held-out split each alone stays below the ensemble (reports/evaluation.md, README).
+two probability distributions, DIET's with `diet_weight` (config.yml says what each weight measured).
 """
 
 from __future__ import annotations

@@ -62,20 +62,20 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
         return cls(config, model_storage, resource)
 
     @staticmethod
-    def _features(messages: list[Message]) -> csr_matrix:
-        rows = []
-        for message in messages:
-            sentence = message.get_sparse_features(TEXT)[1]
-            rows.append(csr_matrix(sentence.features) if sentence is not None else None)
-        width = max((r.shape[1] for r in rows if r is not None), default=0)
-        return vstack([r if r is not None else csr_matrix((1, width)) for r in rows]).tocsr()
+    def _sentence_features(message: Message) -> csr_matrix | None:
+        sentence = message.get_sparse_features(TEXT)[1]
+        return csr_matrix(sentence.features) if sentence is not None else None
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.feature_extraction.text import TfidfTransformer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        examples = [m for m in training_data.intent_examples if m.get(TEXT) and self.label_of(m)]
+        examples = [
+            m
+            for m in training_data.intent_examples
+            if m.get(TEXT) and self.label_of(m) and self._sentence_features(m) is not None
+        ]
         if not examples:
             logger.debug(f"No labelled examples: {type(self).__name__} stays untrained.")
             return self._resource
@@ -88,16 +88,19 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
                 random_state=self.config["random_state"],
             ),
         )
-        self.clf.fit(self._features(examples), [self.label_of(m) for m in examples])
+        features = vstack([self._sentence_features(m) for m in examples]).tocsr()
+        self.clf.fit(features, [self.label_of(m) for m in examples])
         self.persist()
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
-        if self.clf is None or not messages:
+        # A message without features (an empty one) is left alone: InputScreen answers it.
+        rows = [(m, f) for m in messages if (f := self._sentence_features(m)) is not None]
+        if self.clf is None or not rows:
             return messages
-        probabilities = self.clf.predict_proba(self._features(messages))
+        probabilities = self.clf.predict_proba(vstack([f for _, f in rows]).tocsr())
         classes = [str(c) for c in self.clf.classes_]
-        for message, row in zip(messages, probabilities, strict=True):
+        for (message, _), row in zip(rows, probabilities, strict=True):
             ranked = sorted(zip(classes, (float(p) for p in row), strict=True), key=lambda pair: -pair[1])
             self.write(message, ranked[: self.config["ranking_length"] or None])
         return messages

@@ -1,0 +1,76 @@
+"""The TF-IDF/logistic-regression components trained on tiny data: rankings, metadata labels, empty input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import coo_matrix
+
+from bot.rasa_components.article_selector import ARTICLE_RANKING, ArticleSelector
+from bot.rasa_components.intent_classifier import TfidfIntentClassifier
+
+VOCAB = ["skola", "ensam", "barn", "vän"]
+
+
+def featurised(text: str, intent: str | None = None, article: str | None = None) -> Message:
+    message = Message(data={TEXT: text})
+    if intent:
+        message.set(INTENT, intent)
+    if article:
+        message.set("metadata", {"intent": {"article": article}})
+    counts = np.array([[text.split().count(w) for w in VOCAB]], dtype=float)
+    if text:
+        message.add_features(Features(coo_matrix(counts), FEATURE_TYPE_SENTENCE, TEXT, "test"))
+    return message
+
+
+TRAINING = TrainingData(
+    [
+        featurised(t, i, a)
+        for t, i, a in [
+            ("skola skola barn", "school_absence", "skolfranvaro-forsta-steg"),
+            ("skola barn", "school_absence", "skolfranvaro-forsta-steg"),
+            ("ensam vän", "loneliness", "ensamhet-vuxen"),
+            ("ensam ensam", "loneliness", "ensamhet-vuxen"),
+        ]
+    ]
+)
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return LocalModelStorage(tmp_path)
+
+
+def trained(cls, storage, name):
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    component = cls.create(cls.get_default_config(), storage, Resource(name), context)
+    component.train(TRAINING)
+    return cls.load(cls.get_default_config(), storage, Resource(name), context)
+
+
+def test_the_intent_classifier_ranks_intents_and_survives_a_reload(storage):
+    classifier = trained(TfidfIntentClassifier, storage, "intents")
+    [message] = classifier.process([featurised("skola skola")])
+    assert message.get(INTENT)["name"] == "school_absence"
+    assert [r["name"] for r in message.get(INTENT_RANKING_KEY)] == ["school_absence", "loneliness"]
+
+
+def test_the_article_selector_learns_from_metadata(storage):
+    selector = trained(ArticleSelector, storage, "articles")
+    [message] = selector.process([featurised("ensam")])
+    assert message.get(ARTICLE_RANKING)[0]["article"] == "ensamhet-vuxen"
+    assert sum(r["confidence"] for r in message.get(ARTICLE_RANKING)) == pytest.approx(1, abs=1e-3)
+
+
+def test_a_message_without_features_is_left_alone(storage):
+    classifier = trained(TfidfIntentClassifier, storage, "intents")
+    empty, other = classifier.process([featurised(""), featurised("skola")])
+    assert empty.get(INTENT) is None and other.get(INTENT)["name"] == "school_absence"
