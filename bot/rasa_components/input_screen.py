@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import language
+from bot.rasa_components.stateless import StatelessComponent
 
 # The kinds of problem, as the entity value action_clarify dispatches on.
 EMPTY, NO_WORDS, TOO_LONG, OTHER_LANGUAGE, OTHER_LANGUAGE_URGENT = (
@@ -46,29 +43,16 @@ def screen(text: str, max_chars: int) -> str | None:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class InputScreen(GraphComponent, IntentClassifier):
+class InputScreen(StatelessComponent, IntentClassifier):
     """Overrides the intent with nlu_fallback for input that no model should interpret."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self.component_config = config
+        super().__init__(config)
         language.guess("värm upp detektorn")  # load the language models now, not on a resident's first message
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"max_chars": 1500}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> InputScreen:
-        return cls(config)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

@@ -12,44 +12,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.rasa_components.stateless import StatelessComponent
 from knowledge.areas import Place, PlaceResolver
 from knowledge.export import PLACE_INTENT
 from knowledge.loader import cached_knowledge
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class PlaceExtractor(GraphComponent, EntityExtractorMixin):
+class PlaceExtractor(StatelessComponent, EntityExtractorMixin):
     """Finds a district, locality or outside place in a message."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self.component_config = config
+        super().__init__(config)
         self._resolver = PlaceResolver(cached_knowledge(config.get("knowledge_dir")))
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"knowledge_dir": None}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> PlaceExtractor:
-        return cls(config)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     @staticmethod
     def _entities(text: str, place: Place) -> list[dict[str, Any]]:
