@@ -26,6 +26,8 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\.([a-z_]+)\}")
 class Problem:
     path: str
     message: str
+    # A stale review fails `nara knowledge validate` (and so CI) but does not stop a running bot.
+    stale: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -105,7 +107,9 @@ def validate_article(
         if reviewed > today:
             problems.append(Problem(where, f"reviewed_at {reviewed} is in the future"))
         elif today - reviewed > MAX_REVIEW_AGE:
-            problems.append(Problem(where, f"reviewed_at {reviewed} is older than 12 months: review it again"))
+            problems.append(
+                Problem(where, f"reviewed_at {reviewed} is older than 12 months: review it again", stale=True)
+            )
     return problems
 
 

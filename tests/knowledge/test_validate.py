@@ -129,3 +129,11 @@ def test_the_cli_validator_exits_non_zero_on_a_problem(kb_copy, capsys):
     edit(kb_copy, lambda raw: raw.update(related=["finns-inte"]))
     assert main(["knowledge", "validate", "--dir", str(kb_copy)]) == 1
     assert "finns-inte" in capsys.readouterr().err
+
+
+def test_a_running_bot_keeps_answering_from_an_overdue_article(kb_copy, caplog):
+    edit(kb_copy, lambda raw: raw.update(reviewed_at=dt.date(2020, 1, 1)))
+    assert any(p.stale for p in validate(kb_copy))
+    knowledge = load_knowledge(kb_copy)
+    assert "foraldraskap-tonaring" in knowledge.articles
+    assert "older than 12 months" in caplog.text
