@@ -72,8 +72,20 @@ def article_from_raw(raw: dict[str, Any]) -> Article:
 
 
 def _paragraphs(text: str) -> str:
-    """Keeps blank-line paragraphs (the chat shows them) and folds the line breaks inside each."""
-    return "\n\n".join(" ".join(p.split()) for p in str(text).strip().split("\n\n") if p.strip())
+    """Keeps paragraphs and list items ("- ...") on their own lines; folds the other line breaks."""
+    paragraphs = []
+    for paragraph in str(text).strip().split("\n\n"):
+        lines: list[str] = []
+        for line in (raw.strip() for raw in paragraph.splitlines()):
+            if not line:
+                continue
+            if lines and not line.startswith("- "):
+                lines[-1] = f"{lines[-1]} {line}"
+            else:
+                lines.append(line)
+        if lines:
+            paragraphs.append("\n".join(" ".join(line.split()) for line in lines))
+    return "\n\n".join(paragraphs)
 
 
 def load_areas(root: Path) -> tuple[dict[str, Team], tuple[District, ...], tuple[str, ...], tuple[str, ...]]:

@@ -33,7 +33,9 @@ def render(text: str, *, knowledge: Knowledge, team: Team | None, mark_samples: 
         if scope == "team":
             if team is None:
                 raise NeedsTeam(key)
-            return str(getattr(team, key)) + (SAMPLE_MARK if mark and team.sample else "")
+            # The team's name is real; its office place and drop-in hours are the sample facts.
+            sample = team.sample and key != "name"
+            return str(getattr(team, key)) + (SAMPLE_MARK if mark and sample else "")
         setting = knowledge.municipality.placeholders[key]
         return setting.text + (SAMPLE_MARK if mark and setting.sample else "")
 

@@ -100,4 +100,5 @@ async def test_the_contact_article_names_the_users_team_and_drop_in(dispatcher, 
     text = dispatcher.messages[0]["text"]
     team = kb.teams["berga"]
     assert team.name in text and f"{team.drop_in} (exempel)" in text and f"{team.office} (exempel)" in text
+    assert f"{team.name} (exempel)" not in text  # the name is real; office and hours are samples
     assert "{" not in text

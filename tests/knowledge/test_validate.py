@@ -137,3 +137,12 @@ def test_a_running_bot_keeps_answering_from_an_overdue_article(kb_copy, caplog):
     knowledge = load_knowledge(kb_copy)
     assert "foraldraskap-tonaring" in knowledge.articles
     assert "older than 12 months" in caplog.text
+
+
+def test_answers_keep_paragraphs_and_list_items_on_their_own_lines():
+    from knowledge.loader import _paragraphs
+
+    raw = "Ring 112.\n\nAndra som svarar:\n- 1177 för råd\n  om vård.\n- BRIS på 116 111.\nLång rad\nsom fortsätter."
+    assert _paragraphs(raw) == (
+        "Ring 112.\n\nAndra som svarar:\n- 1177 för råd om vård.\n- BRIS på 116 111. Lång rad som fortsätter."
+    )
