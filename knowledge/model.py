@@ -114,8 +114,5 @@ class Knowledge:
     def article(self, article_id: str) -> Article | None:
         return self.articles.get(article_id)
 
-    def line(self, line_id: str) -> Line:
-        return next(line for line in self.lines if line.id == line_id)
-
     def district(self, name: str) -> District | None:
         return next((d for d in self.districts if d.name == name), None)

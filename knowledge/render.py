@@ -20,10 +20,6 @@ def show_sample_marks() -> bool:
     return os.environ.get("NARA_DEMO_MODE", "1") != "0"
 
 
-def needs_team(text: str) -> bool:
-    return any(scope == "team" for scope, _ in PLACEHOLDER.findall(text))
-
-
 def render(text: str, *, knowledge: Knowledge, team: Team | None, mark_samples: bool | None = None) -> str:
     """`text` with every placeholder filled; raises NeedsTeam when it needs a team and there is none."""
     mark = show_sample_marks() if mark_samples is None else mark_samples

@@ -14,6 +14,8 @@ import actions.answer_article
 import actions.clarify
 import actions.offer_contact
 import actions.resolve_area
+from actions.clarify import INPUT_PROBLEMS
+from actions.messages import catalogue
 from knowledge.loader import cached_knowledge
 from knowledge.model import TOPICS, USER_TOPICS
 from knowledge.phones import unknown_numbers
@@ -82,3 +84,16 @@ def test_every_make_target_is_in_the_readme():
     targets = re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), flags=re.M)
     for target in targets:
         assert f"make {target}" in readme
+
+
+@pytest.mark.parametrize("key", sorted(catalogue()))
+def test_every_number_in_an_action_message_is_in_lines(key, kb):
+    assert unknown_numbers(catalogue()[key], [line.number for line in kb.lines]) == []
+
+
+def test_the_actions_use_exactly_the_messages_in_the_catalogue():
+    source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py"))
+    called = set(re.findall(r'message\(\s*"([a-z_]+)"', source))
+    assert called <= set(catalogue())  # every literal key an action asks for exists
+    mentioned = {key for key in catalogue() if f'"{key}"' in source} | {f"input_{p}" for p in INPUT_PROBLEMS}
+    assert mentioned == set(catalogue())  # and no message is dead
