@@ -81,13 +81,12 @@ def _predict(model: Path, examples: list[Example]) -> list[Prediction]:
         out = []
         for example in examples:
             parsed = await agent.parse_message(example.text)
-            ranking = [r["name"] for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
             article, article_confidence = selected_article(parsed)
             top = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
             out.append(
                 Prediction(
                     example=example,
-                    intent=ranking[0] if ranking else "",
+                    intent=top[0]["name"] if top else "",
                     intent_confidence=float(top[0]["confidence"]) if top else 0.0,
                     fallback=parsed["intent"]["name"] == FALLBACK,
                     article=article,

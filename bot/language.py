@@ -62,6 +62,11 @@ def _urgent_words() -> tuple[str, ...]:
     return tuple(w.lower() for group in raw.values() for w in group)
 
 
+def _urgent(text: str) -> bool:
+    lowered = text.lower()
+    return any(w in lowered for w in _urgent_words())
+
+
 def _letters(text: str) -> list[str]:
     return [c for c in text if c.isalpha()]
 
@@ -73,19 +78,19 @@ def _non_latin_share(letters: list[str]) -> float:
 
 def guess(text: str) -> LanguageGuess:
     """Swedish unless the message is clearly in another language or script."""
-    letters = _letters(text)
-    urgent = any(w in text.lower() for w in _urgent_words())
-    if _non_latin_share(letters) > 0.5:
+    if _non_latin_share(_letters(text)) > 0.5:
         detected = _detector().detect_language_of(text)
-        return LanguageGuess(False, detected.name.lower() if detected else "unknown", urgent)
+        return LanguageGuess(False, detected.name.lower() if detected else "unknown", _urgent(text))
     tokens = words(text)
     if len(tokens) < MIN_WORDS:
         return LanguageGuess(True, "swedish")
     english_words = sum(1 for t in tokens if t in _EN_ONLY)
     swedish_words = sum(1 for t in tokens if t in _SV_FOLDED)
+    if swedish_words > english_words:  # most messages end here, without running the detector
+        return LanguageGuess(True, "swedish")
     top = _detector().compute_language_confidence_values(text)[0]
-    if top.language in _SWEDISH_LIKE or swedish_words > english_words:
+    if top.language in _SWEDISH_LIKE:
         return LanguageGuess(True, "swedish")
     if english_words >= 2 or top.value >= MIN_CONFIDENCE:
-        return LanguageGuess(False, top.language.name.lower(), urgent)
+        return LanguageGuess(False, top.language.name.lower(), _urgent(text))
     return LanguageGuess(True, "swedish")
