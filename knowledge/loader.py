@@ -17,6 +17,7 @@ from knowledge.model import (
     Knowledge,
     Line,
     Municipality,
+    Schedule,
     Setting,
     Source,
     Team,
@@ -144,7 +145,18 @@ def load_municipality(root: Path) -> Municipality:
             key: Setting(text=value["text"], sample=bool(value.get("sample", False)))
             for key, value in (raw.get("placeholders") or {}).items()
         },
+        office_hours=_schedule(raw["office_hours_schedule"]),
     )
+
+
+def _schedule(raw: dict) -> Schedule:
+    days = tuple(int(d) for d in raw["days"])
+    if not days or any(d not in range(1, 8) for d in days):
+        raise ValueError(f"office_hours_schedule.days must be weekdays 1-7, not {raw['days']}")
+    opens, closes = (dt.time.fromisoformat(str(raw[key])) for key in ("opens", "closes"))
+    if opens >= closes:
+        raise ValueError("office_hours_schedule: opens must be before closes")
+    return Schedule(days=days, opens=opens, closes=closes, sample=bool(raw.get("sample", False)))
 
 
 def load_knowledge(root: Path | None = None, *, check: bool = True) -> Knowledge:

@@ -93,12 +93,23 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """Office hours: open on `days` (1 = Monday) from `opens` to `closes`, local time."""
+
+    days: tuple[int, ...]
+    opens: dt.time
+    closes: dt.time
+    sample: bool = False
+
+
+@dataclass(frozen=True)
 class Municipality:
     name: str
     short_name: str
     timezone: str
     website: Source
     placeholders: dict[str, Setting] = field(default_factory=dict)
+    office_hours: Schedule = Schedule((1, 2, 3, 4, 5), dt.time(8, 0), dt.time(16, 30), sample=True)
 
 
 @dataclass(frozen=True)

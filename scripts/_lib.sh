@@ -42,3 +42,17 @@ find_python310() {
   echo "No Python 3.10 found (looked at \$NARA_PYTHON, python3.10 on PATH, pyenv and uv). Rasa 3.6 needs 3.10." >&2
   return 1
 }
+
+# Installs Debian packages (CI machines start bare). Root installs directly, others through sudo.
+install_debian() {
+  log "Installing $* (Debian packages)"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null 2>&1 || $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# Usage: need_debian <command> <package>... installs the packages when the command is missing.
+need_debian() {
+  local cmd="$1"; shift
+  command -v "$cmd" >/dev/null 2>&1 || install_debian "$@"
+}

@@ -1,0 +1,45 @@
+"""A migrated database per test: SQLite always, and PostgreSQL too when scripts/test started one
+(NARA_TEST_POSTGRES_URL). Each PostgreSQL test gets its own fresh schema."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.store import db
+from bot.store.models import Team
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("NARA_TEST_POSTGRES_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'nara.db'}"
+        db.upgrade(url)
+        yield url
+        return
+    base = os.environ["NARA_TEST_POSTGRES_URL"]
+    name = f"nara_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + "/" + name
+    db.upgrade(url)
+    yield url
+    db.engine(url).dispose()
+    db.engine.cache_clear()
+    db._sessions.cache_clear()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def teams(db_url):
+    with db.session(db_url) as s:
+        s.add_all([Team(id="berga", name="Områdesteam Berga"), Team(id="lambohov", name="Områdesteam Lambohov")])
+    return ["berga", "lambohov"]
