@@ -1,9 +1,13 @@
-"""The `nara` command: knowledge checks, training data, models and evaluation."""
+"""The `nara` command: knowledge checks, training data, models and evaluation; the database, teams and
+staff accounts of the staff app."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot import paths
@@ -64,6 +68,215 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if evaluate(min_macro_f1=args.min_macro_f1, config=Path(args.config)) else 1
 
 
+class CommandError(Exception):
+    """A problem the user can fix: printed as one line on stderr, exit code 1."""
+
+
+def _store_command(func: Callable[[argparse.Namespace, str], int]) -> Callable[[argparse.Namespace], int]:
+    """A command on the database: the schema is brought up to date first, and an error is one line on
+    stderr with exit code 1, never a traceback (these commands run from cron and `make run`)."""
+
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.store import db
+        from knowledge.loader import KnowledgeError
+
+        url = db.database_url()  # resolved once: db.engine() caches by the URL it is given
+        try:
+            db.upgrade(url)
+            return func(args, url)
+        except (CommandError, ValueError) as error:
+            print(f"nara: {error}", file=sys.stderr)
+        except KnowledgeError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            print(f"nara: the knowledge base does not validate (`nara knowledge validate`): {first}", file=sys.stderr)
+        except SQLAlchemyError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
+            print(f"nara: database error at {_safe_url(url)}: {first}", file=sys.stderr)
+        return 1
+
+    return wrapper
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    for row in (headers, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@_store_command
+def cmd_db_upgrade(args: argparse.Namespace, url: str) -> int:
+    from bot.store import db
+
+    print(f"Database {_safe_url(url)} is at revision {db.current_revision(url)}")
+    return 0
+
+
+@_store_command
+def cmd_teams(args: argparse.Namespace, url: str) -> int:
+    from bot.store import db
+    from bot.store.teams import sync_teams
+    from knowledge.loader import load_knowledge
+
+    knowledge = load_knowledge()
+    with db.session(url) as s:
+        teams = sync_teams(s, knowledge)
+        rows = [
+            (t.id, t.name + ("" if t.id in knowledge.teams else " (not in areas.yml)"), t.mailbox or "-") for t in teams
+        ]
+    _print_table(("id", "name", "mailbox"), rows)
+    return 0
+
+
+@_store_command
+def cmd_staff_add(args: argparse.Namespace, url: str) -> int:
+    from sqlalchemy import select
+
+    from bot.store import db
+    from bot.store.models import Role, Team
+    from bot.store.staff import add_staff
+
+    role = Role(args.role)
+    with db.session(url) as s:
+        if role is Role.admin:
+            if args.team:
+                raise CommandError("an admin belongs to no team: leave out --team")
+        elif not args.team:
+            raise CommandError(f"a {role.value} needs --team TEAM")
+        elif s.get(Team, args.team) is None:
+            known = ", ".join(s.scalars(select(Team.id).order_by(Team.id))) or "none yet"
+            raise CommandError(f"unknown team {args.team!r} (known: {known}; `nara teams` loads them from areas.yml)")
+        staff, password = add_staff(s, args.username, team_id=args.team, role=role, display_name=args.name)
+    # Printed only after the commit, as every secret below: a password that is shown must work.
+    where = f"team {staff.team_id}" if staff.team_id else "no team"
+    print(f"Created {staff.username} ({staff.display_name}, {staff.role}, {where}).")
+    print(f"Password, shown only this once: {password}")
+    return 0
+
+
+@_store_command
+def cmd_staff_list(args: argparse.Namespace, url: str) -> int:
+    from bot.store import db
+    from bot.store.models import utcnow
+    from bot.store.staff import list_staff
+
+    now = utcnow()
+    with db.session(url) as s:
+        rows = []
+        for staff in list_staff(s):
+            if staff.disabled:
+                state = "disabled"
+            elif staff.locked_until is not None and staff.locked_until > now:
+                state = f"locked until {staff.locked_until:%Y-%m-%d %H:%M} UTC"
+            else:
+                state = "active"
+            token = "yes" if staff.api_token_hash else "-"
+            rows.append((staff.username, staff.display_name, staff.team_id or "-", staff.role, state, token))
+    if not rows:
+        print("No staff accounts (`nara staff add` or `nara demo-staff` creates some).")
+        return 0
+    _print_table(("username", "name", "team", "role", "state", "api token"), rows)
+    return 0
+
+
+@_store_command
+def cmd_staff_disable(args: argparse.Namespace, url: str) -> int:
+    from bot.store import db
+    from bot.store.staff import disable_staff
+
+    with db.session(url) as s:
+        staff = disable_staff(s, args.username)
+        if staff is None:
+            raise CommandError(f"unknown user {args.username!r}")
+    print(f"Disabled {staff.username}: logged out everywhere, API token revoked.")
+    return 0
+
+
+@_store_command
+def cmd_staff_token(args: argparse.Namespace, url: str) -> int:
+    from bot.store import db
+    from bot.store.staff import find_staff, issue_api_token
+
+    with db.session(url) as s:
+        staff = find_staff(s, args.username)
+        if staff is None:
+            raise CommandError(f"unknown user {args.username!r}")
+        token = issue_api_token(s, staff)
+    print(f"New API token for {staff.username}, shown only this once (the previous token no longer works):")
+    print(token)
+    return 0
+
+
+def _retention_days(args: argparse.Namespace) -> int:
+    from bot.store.handovers import DEFAULT_RETENTION_DAYS
+
+    if args.retention_days is not None:
+        days, source = args.retention_days, "--retention-days"
+    else:
+        raw = os.environ.get("NARA_HANDOVER_RETENTION_DAYS", "").strip()
+        source = "NARA_HANDOVER_RETENTION_DAYS"
+        try:
+            days = int(raw) if raw else DEFAULT_RETENTION_DAYS
+        except ValueError:
+            raise CommandError(f"{source} must be a whole number of days, not {raw!r}") from None
+    if days < 0:
+        raise CommandError(f"{source} must be 0 or more days, not {days}")
+    return days
+
+
+@_store_command
+def cmd_purge(args: argparse.Namespace, url: str) -> int:
+    from bot.store import db
+    from bot.store.handovers import purge
+    from bot.store.staff import purge_sessions
+
+    days = _retention_days(args)
+    with db.session(url) as s:
+        done = purge(s, retention_days=days)
+        sessions = purge_sessions(s)
+    print(
+        f"Purged (retention {days} days): contact details erased on {done['contact_details_erased']} handovers, "
+        f"{done['handovers_deleted']} handovers deleted, {sessions} expired sessions removed"
+    )
+    return 0
+
+
+@_store_command
+def cmd_demo_staff(args: argparse.Namespace, url: str) -> int:
+    from sqlalchemy import func, select
+
+    from bot.store import db
+    from bot.store.models import Role, Staff
+    from bot.store.staff import add_staff
+    from bot.store.teams import sync_teams
+    from knowledge.loader import load_knowledge
+
+    knowledge = load_knowledge()
+    with db.session(url) as s:
+        if s.scalar(select(func.count()).select_from(Staff)):
+            print("Staff accounts exist already: nothing done (`nara staff list` shows them).")
+            return 0
+        created = []
+        for team in sync_teams(s, knowledge):
+            staff, password = add_staff(
+                s, f"lead-{team.id}", team_id=team.id, role=Role.team_lead, display_name=f"Teamledare {team.name}"
+            )
+            created.append((staff.username, staff.display_name, staff.team_id, password))
+        staff, password = add_staff(s, "admin", team_id=None, role=Role.admin, display_name="Administratör")
+        created.append((staff.username, staff.display_name, "-", password))
+    print("Demo staff accounts; the passwords are shown only this once:")
+    _print_table(("username", "name", "team", "password"), created)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nara", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -94,6 +307,42 @@ def parser() -> argparse.ArgumentParser:
         "--config", default=str(paths.ROOT / "config.yml"), help="a pipeline to compare (default: config.yml)"
     )
     p.set_defaults(func=cmd_evaluate)
+
+    database = sub.add_parser("db", help="the database of handovers and staff accounts ($NARA_DATABASE_URL)")
+    db_sub = database.add_subparsers(dest="db_command", required=True)
+    p = db_sub.add_parser("upgrade", help="migrate the database to the newest schema (safe to repeat)")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("teams", help="add and rename teams from knowledge/areas.yml (never deletes) and list them")
+    p.set_defaults(func=cmd_teams)
+
+    staff = sub.add_parser("staff", help="staff accounts of the staff app")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    p = staff_sub.add_parser("add", help="create an account and print its password once")
+    p.add_argument("username")
+    p.add_argument("--team", help="the team id (see `nara teams`); not for an admin")
+    p.add_argument("--role", choices=["social_worker", "team_lead", "admin"], default="social_worker")
+    p.add_argument("--name", help="the display name (default: the username)")
+    p.set_defaults(func=cmd_staff_add)
+    p = staff_sub.add_parser("list", help="every account: team, role, and whether disabled or locked")
+    p.set_defaults(func=cmd_staff_list)
+    p = staff_sub.add_parser("disable", help="disable an account: ends its sessions and revokes its API token")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_staff_disable)
+    p = staff_sub.add_parser("token", help="print a new API token once (the old one stops working)")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_staff_token)
+
+    p = sub.add_parser("purge", help="retention: erase contact details of finished handovers, delete old ones")
+    p.add_argument(
+        "--retention-days",
+        type=int,
+        help="delete closed and withdrawn handovers older than this (default: $NARA_HANDOVER_RETENTION_DAYS or 30)",
+    )
+    p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("demo-staff", help="on an empty staff table: one team lead per team and an admin")
+    p.set_defaults(func=cmd_demo_staff)
     return top
 
 

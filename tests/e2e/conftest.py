@@ -18,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://127.0.0.1:5005"
 ACTIONS_URL = "http://127.0.0.1:5055"
+STAFF_URL = "http://127.0.0.1:8000"
+E2E_DIR = ROOT / "build" / "e2e"
+DATABASE_URL = f"sqlite:///{E2E_DIR / 'nara.db'}"
 TOKEN = "e2e-" + uuid.uuid4().hex
 START_TIMEOUT_S = 240
 
@@ -37,13 +40,49 @@ def _up(url: str) -> bool:
         return False
 
 
+class Mailbox:
+    """A local debugging SMTP server (aiosmtpd): the team notifications the bot sends."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+                outer.messages.append(envelope)
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+        self.controller.start()
+        self.port = self.controller.server.sockets[0].getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def server():
-    """The running bot: started by scripts/run, stopped (whole process group) after the session."""
-    if _up(RASA_URL) or _up(ACTIONS_URL + "/health"):
-        pytest.fail("ports 5005/5055 are busy: stop the running bot (make run) before the end-to-end tests")
+def mailbox():
+    box = Mailbox()
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def server(mailbox):
+    """The running bot and staff app: started by scripts/run, stopped (whole process group) after the session."""
+    if _up(RASA_URL) or _up(ACTIONS_URL + "/health") or _up(STAFF_URL + "/login"):
+        pytest.fail("ports 5005/5055/8000 are busy: stop the running bot (make run) before the end-to-end tests")
+    E2E_DIR.mkdir(parents=True, exist_ok=True)
+    (E2E_DIR / "nara.db").unlink(missing_ok=True)
     log = (ROOT / "build" / "e2e-run.log").open("w")
-    env = {**os.environ, "RASA_AUTH_TOKEN": TOKEN, "NARA_DEMO_MODE": "1"}
+    env = {
+        **os.environ,
+        "RASA_AUTH_TOKEN": TOKEN,
+        "NARA_DEMO_MODE": "1",
+        "NARA_DATABASE_URL": DATABASE_URL,
+        "NARA_SMTP_HOST": "127.0.0.1",
+        "NARA_SMTP_PORT": str(mailbox.port),
+        "NARA_STAFF_BASE_URL": STAFF_URL,
+    }
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run")],
         cwd=ROOT,
@@ -53,7 +92,7 @@ def server():
         start_new_session=True,
     )
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not (_up(RASA_URL) and _up(ACTIONS_URL + "/health")):
+    while not (_up(RASA_URL) and _up(ACTIONS_URL + "/health") and _up(STAFF_URL + "/login")):
         if process.poll() is not None or time.monotonic() > deadline:
             os.killpg(process.pid, signal.SIGTERM)
             pytest.fail(f"scripts/run did not come up; see {log.name}")

@@ -1,0 +1,530 @@
+"""The warm handover: a form that gathers what the area social worker needs, with the resident's consent.
+
+What it is about (proposed from the conversation, confirmed or corrected), where they live (known from
+the conversation, else asked), how to be contacted (call, SMS, e-mail, or drop-in with a code and no
+personal data at all) and when. It shows the summary the social worker will read and sends nothing
+without an explicit yes. "Avbryt" at any step stores nothing. It never asks for a personnummer, and one
+typed by mistake is not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import knowledge, user_team
+from actions.messages import message
+from bot.privacy import has_personnummer, redact_personnummer
+from knowledge.areas import PlaceResolver
+from knowledge.hours import moment
+from knowledge.model import Knowledge, Team
+from knowledge.render import SAMPLE_MARK, show_sample_marks
+from knowledge.text import fold
+
+logger = logging.getLogger(__name__)
+
+FORM = "handover_form"
+FORM_SLOTS = ("handover_about", "contact_method", "contact_value", "preferred_time", "handover_consent")
+MAX_ABOUT_CHARS = 500
+MAX_TIME_CHARS = 100
+EXCERPT_MESSAGES = 5
+EXCERPT_MESSAGE_CHARS = 300
+
+TOPIC_TITLES = {
+    "parenting": "Föräldraskap",
+    "school_absence": "Skolfrånvaro",
+    "loneliness": "Ensamhet",
+    "relationships": "Relationer",
+    "crime_worry": "Oro för kriminalitet eller droger",
+    "violence": "Våld",
+    "crisis": "Kris",
+}
+METHODS = ("phone", "sms", "email", "dropin")
+# Words that choose a contact method, matched on folded words (no å/ä/ö, lower case).
+METHOD_WORDS = {
+    "sms": ("sms", "sms:a", "smsa", "sms:", "text", "textmeddelande", "messa", "meddelande"),
+    "email": ("mejl", "mejla", "mail", "maila", "email", "e-post", "epost", "e-mail", "mejlet"),
+    "dropin": ("drop-in", "dropin", "drop", "droppin", "komma", "kommer", "besok", "besoka", "kod", "koden"),
+    "phone": ("ring", "ringa", "ringer", "samtal", "telefon", "telefonsamtal", "mobil", "lur"),
+}
+# Message keys per contact method (literal keys: tests check that every message is used).
+METHOD_BUTTONS = {
+    "phone": "handover_method_phone",
+    "sms": "handover_method_sms",
+    "email": "handover_method_email",
+    "dropin": "handover_method_dropin",
+}
+CONTACT_LINES = {"phone": "handover_contact_phone", "sms": "handover_contact_sms", "email": "handover_contact_email"}
+DONE = {"phone": "handover_done_phone", "sms": "handover_done_sms", "email": "handover_done_email"}
+TIME_CHOICES = ("Förmiddag", "Eftermiddag", "Spelar ingen roll")
+CHANGE_WORDS = {
+    "about": ("gäller", "galler", "ärende", "arende", "vad det", "om", "beskrivning", "texten"),
+    "district": ("bor", "område", "omrade", "plats", "stadsdel"),
+    "contact": ("kontakt", "når", "nar mig", "nummer", "numret", "mejl", "mail", "e-post", "sms", "ring", "sätt"),
+    "time": ("tid", "när", "passar", "tiden"),
+}
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def _text(tracker: Tracker) -> str:
+    return (tracker.latest_message.get("text") or "").strip()
+
+
+def _is_button_payload(text: str) -> bool:
+    return text.startswith("/")
+
+
+def proposed_about(tracker: Tracker, kb: Knowledge) -> str | None:
+    """What the conversation was about, as a social worker would file it: the topic and the article read."""
+    topic = tracker.get_slot("topic")
+    article = kb.articles.get(tracker.get_slot("article") or "")
+    if article is not None and article.topic in TOPIC_TITLES:
+        return f"{TOPIC_TITLES[article.topic]}: {article.title}"
+    if topic in TOPIC_TITLES:
+        return TOPIC_TITLES[topic]
+    return None
+
+
+def conversation_excerpt(tracker: Tracker) -> list[str]:
+    """The resident's own messages before the handover began (newest last), personnummer removed."""
+    texts: list[str] = []
+    for event in tracker.events:
+        if event.get("event") == "active_loop" and event.get("name") == FORM:
+            break  # what follows are answers to the form, which the summary already holds
+        if event.get("event") != "user":
+            continue
+        text = (event.get("text") or "").strip()
+        if not text or _is_button_payload(text):
+            continue
+        texts.append(redact_personnummer(text)[:EXCERPT_MESSAGE_CHARS])
+    return texts[-EXCERPT_MESSAGES:]
+
+
+def parse_phone(text: str) -> phonenumbers.PhoneNumber | None:
+    """A Swedish (or international) number written any common way: 070-123 45 67, +46701234567, 0046..."""
+    candidate = re.sub(r"[^\d+]", "", text.replace("(0)", ""))
+    if candidate.startswith("00"):
+        candidate = "+" + candidate[2:]
+    if len(re.sub(r"\D", "", candidate)) < 7:
+        return None
+    try:
+        number = phonenumbers.parse(candidate, "SE")
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def is_mobile(number: phonenumbers.PhoneNumber) -> bool:
+    return phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+def display_phone(e164: str) -> str:
+    number = phonenumbers.parse(e164, "SE")
+    fmt = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 46
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, fmt)
+
+
+def find_email(text: str) -> str | None:
+    match = re.search(r"[^\s<>,;:]+@[^\s<>,;:]+\.[^\s<>,;:]+", text)
+    if not match:
+        return None
+    try:
+        return validate_email(match.group(0).rstrip("."), check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+def method_in(text: str) -> str | None:
+    folded = fold(text)
+    tokens = set(re.findall(r"[\w:-]+", folded))
+    for method, words_ in METHOD_WORDS.items():
+        if any(w in tokens for w in words_) or any(" " in w and w in folded for w in words_):
+            return method
+    return None
+
+
+def team_of(tracker: Tracker, kb: Knowledge) -> Team | None:
+    return user_team(tracker, kb)
+
+
+def _mark(team: Team) -> str:
+    return SAMPLE_MARK if team.sample and show_sample_marks() else ""
+
+
+def contact_line(method: str | None, value: str | None, when: str | None) -> str:
+    if method == "dropin":
+        return message("handover_contact_dropin")
+    shown = display_phone(value) if method in ("phone", "sms") and value else (value or "")
+    line = message(CONTACT_LINES[method], value=shown)
+    if when:
+        line += ", " + message("handover_contact_when", when=when.lower())
+    return line
+
+
+class ValidateHandoverForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_handover_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        slots = ["handover_about", "district", "contact_method"]
+        method = tracker.get_slot("contact_method")
+        if method in ("phone", "sms", "email"):
+            slots.append("contact_value")
+        if method in ("phone", "sms"):
+            slots.append("preferred_time")
+        slots.append("handover_consent")
+        return slots
+
+    async def extract_district(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A place typed while the form asks for it, even one PlaceExtractor did not recognise."""
+        if tracker.get_slot("requested_slot") != "district" or _intent(tracker) == "cancel":
+            return {}
+        return {"district": _text(tracker) or None}
+
+    def validate_handover_about(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text, intent = str(value or "").strip(), _intent(tracker)
+        proposal = proposed_about(tracker, knowledge())
+        if intent == "affirm" and proposal:
+            return {"handover_about": proposal}
+        if intent == "deny" or _is_button_payload(text) or len(text) < 2:
+            dispatcher.utter_message(text=message("handover_ask_about_own_words"))
+            return {"handover_about": None}
+        if has_personnummer(text):
+            dispatcher.utter_message(text=message("handover_no_personnummer"))
+            return {"handover_about": None}
+        if len(text) > MAX_ABOUT_CHARS:
+            dispatcher.utter_message(text=message("handover_about_too_long", limit=str(MAX_ABOUT_CHARS)))
+            return {"handover_about": None}
+        return {"handover_about": text}
+
+    def validate_district(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        kb = knowledge()
+        text = str(value or "").strip()
+        known = kb.district(text)
+        place = None if known else PlaceResolver(kb).resolve(text)
+        if known is None and place is not None and place.kind == "district":
+            known = place.district
+        if known is not None:
+            from knowledge.areas import team_for
+
+            return {"district": known.name, "team": team_for(known, kb).id}
+        if place is not None and place.kind == "outside":
+            dispatcher.utter_message(
+                text=message("outside_municipality", place=place.name, municipality=kb.municipality.name)
+            )
+        else:
+            dispatcher.utter_message(text=message("handover_place_unknown", municipality=kb.municipality.name))
+        return {"district": None, "team": None}
+
+    def validate_contact_method(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        if has_personnummer(text):
+            dispatcher.utter_message(text=message("handover_no_personnummer"))
+            return {"contact_method": None}
+        if text in METHODS:
+            return {"contact_method": text}
+        # A number or an address typed straight away says both how and where.
+        email = find_email(text)
+        if email:
+            return {"contact_method": "email", "contact_value": email}
+        phone = parse_phone(text)
+        chosen = method_in(text)
+        if phone is not None:
+            method = "sms" if chosen == "sms" and is_mobile(phone) else "phone"
+            return {
+                "contact_method": method,
+                "contact_value": phonenumbers.format_number(phone, phonenumbers.PhoneNumberFormat.E164),
+            }
+        if chosen:
+            return {"contact_method": chosen}
+        dispatcher.utter_message(text=message("handover_method_unknown"))
+        return {"contact_method": None}
+
+    def validate_contact_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text, method = str(value or "").strip(), tracker.get_slot("contact_method")
+        if has_personnummer(text):
+            dispatcher.utter_message(text=message("handover_no_personnummer"))
+            return {"contact_value": None}
+        if method == "email":
+            email = find_email(text)
+            if email:
+                return {"contact_value": email}
+            dispatcher.utter_message(text=message("handover_email_invalid"))
+            return {"contact_value": None}
+        phone = parse_phone(text)
+        if phone is None:
+            dispatcher.utter_message(text=message("handover_phone_invalid"))
+            return {"contact_value": None}
+        if method == "sms" and not is_mobile(phone):
+            dispatcher.utter_message(text=message("handover_sms_needs_mobile"))
+            return {"contact_value": None}
+        return {"contact_value": phonenumbers.format_number(phone, phonenumbers.PhoneNumberFormat.E164)}
+
+    def validate_preferred_time(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if has_personnummer(text) or not text or _is_button_payload(text):
+            if has_personnummer(text):
+                dispatcher.utter_message(text=message("handover_no_personnummer"))
+            return {"preferred_time": None}
+        return {"preferred_time": text[:MAX_TIME_CHARS]}
+
+    def validate_handover_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text, intent = str(value or "").strip(), _intent(tracker)
+        if intent == "affirm" and "ändra" not in text.lower():
+            return {"handover_consent": True}
+        folded = fold(text)
+        cleared: dict[str, Any] = {}
+        if any(fold(w) in folded for w in CHANGE_WORDS["about"]):
+            cleared["handover_about"] = None
+        if any(fold(w) in folded for w in CHANGE_WORDS["district"]):
+            cleared.update(district=None, team=None)
+        if any(fold(w) in folded for w in CHANGE_WORDS["contact"]):
+            cleared.update(contact_method=None, contact_value=None, preferred_time=None)
+        if any(fold(w) in folded.split() for w in CHANGE_WORDS["time"]) and "contact_method" not in cleared:
+            cleared["preferred_time"] = None
+        if not cleared:
+            dispatcher.utter_message(
+                text=message("handover_what_to_change"),
+                buttons=[
+                    {"title": message("handover_change_about"), "payload": "ändra vad det gäller"},
+                    {"title": message("handover_change_district"), "payload": "ändra var jag bor"},
+                    {"title": message("handover_change_contact"), "payload": "ändra hur ni når mig"},
+                    {"title": message("handover_change_time"), "payload": "ändra tiden"},
+                    {"title": message("handover_cancel_button"), "payload": "/cancel"},
+                ],
+            )
+            return {"handover_consent": None}
+        return {"handover_consent": None, **cleared}
+
+
+class AskHandoverAbout(Action):
+    def name(self) -> str:
+        return "action_ask_handover_about"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        kb = knowledge()
+        team = team_of(tracker, kb)
+        intro = message("handover_intro", who=team.name if team else message("handover_who_unknown"))
+        proposal = proposed_about(tracker, kb)
+        if proposal and not tracker.get_slot("handover_about_asked"):
+            dispatcher.utter_message(
+                text=intro + "\n\n" + message("handover_confirm_about", about=proposal),
+                buttons=[
+                    {"title": message("handover_yes_right"), "payload": "/affirm"},
+                    {"title": message("handover_no_own_words"), "payload": "/deny"},
+                    {"title": message("handover_cancel_button"), "payload": "/cancel"},
+                ],
+            )
+            return [SlotSet("handover_about_asked", True)]
+        asked = tracker.get_slot("handover_about_asked")
+        text = message("handover_ask_about") if asked else intro + "\n\n" + message("handover_ask_about")
+        dispatcher.utter_message(text=text)
+        return [SlotSet("handover_about_asked", True)]
+
+
+class AskDistrict(Action):
+    def name(self) -> str:
+        return "action_ask_district"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=message("ask_place"))
+        return []
+
+
+class AskContactMethod(Action):
+    def name(self) -> str:
+        return "action_ask_contact_method"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(
+            text=message("handover_ask_method"),
+            buttons=[{"title": message(key), "payload": message(key)} for key in METHOD_BUTTONS.values()],
+        )
+        return []
+
+
+class AskContactValue(Action):
+    def name(self) -> str:
+        return "action_ask_contact_value"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        key = "handover_ask_email" if tracker.get_slot("contact_method") == "email" else "handover_ask_phone"
+        dispatcher.utter_message(text=message(key))
+        return []
+
+
+class AskPreferredTime(Action):
+    def name(self) -> str:
+        return "action_ask_preferred_time"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(
+            text=message("handover_ask_time"), buttons=[{"title": t, "payload": t} for t in TIME_CHOICES]
+        )
+        return []
+
+
+class AskHandoverConsent(Action):
+    def name(self) -> str:
+        return "action_ask_handover_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        kb = knowledge()
+        team = team_of(tracker, kb)
+        lines = [
+            message("handover_summary_about", about=tracker.get_slot("handover_about") or ""),
+            message(
+                "handover_summary_district", district=tracker.get_slot("district") or "", team=team.name if team else ""
+            ),
+            message(
+                "handover_summary_contact",
+                contact=contact_line(
+                    tracker.get_slot("contact_method"),
+                    tracker.get_slot("contact_value"),
+                    tracker.get_slot("preferred_time"),
+                ),
+            ),
+        ]
+        excerpt = conversation_excerpt(tracker)
+        if excerpt:
+            lines.append(message("handover_summary_excerpt", excerpt=" / ".join(f"”{t}”" for t in excerpt)))
+        dispatcher.utter_message(
+            text=message("handover_summary", summary="\n".join(lines), team=team.name if team else ""),
+            buttons=[
+                {"title": message("handover_send_button"), "payload": "/affirm"},
+                {"title": message("handover_change_button"), "payload": "ändra"},
+                {"title": message("handover_cancel_button"), "payload": "/cancel"},
+            ],
+        )
+        return []
+
+
+def _reset() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "handover_about_asked", "requested_slot")]
+
+
+class ActionCancelHandover(Action):
+    def name(self) -> str:
+        return "action_cancel_handover"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if tracker.active_loop.get("name") == FORM:
+            dispatcher.utter_message(text=message("handover_cancelled"))
+        else:
+            dispatcher.utter_message(text=message("handover_nothing_to_cancel"))
+        return [ActiveLoop(None), *_reset()]
+
+
+def _notify(team_id: str, code: str) -> None:
+    """The team's mailbox hears that there is a new handover (a link, no personal data)."""
+    try:
+        from bot.staff.notify import notify_new_handover
+        from bot.store import db
+        from bot.store.models import Team as TeamRow
+
+        with db.session() as s:
+            row = s.get(TeamRow, team_id)
+            mailbox = row.mailbox if row else None
+        host = os.environ.get("NARA_SMTP_HOST")
+        smtp = (host, int(os.environ.get("NARA_SMTP_PORT", "25"))) if host else None
+        base_url = os.environ.get("NARA_STAFF_BASE_URL", "http://localhost:8000")
+        notify_new_handover(mailbox, code, base_url, smtp)
+    except Exception:  # a notification must never undo a handover the resident was promised
+        logger.exception("Could not notify the team about a new handover")
+
+
+def store_handover(fields: dict[str, Any], team: Team) -> str:
+    """Saves the handover (creating the team row on first use); returns its code."""
+    from bot.store import db
+    from bot.store.handovers import create_handover
+    from bot.store.models import Team as TeamRow
+
+    with db.session() as s:
+        if s.get(TeamRow, team.id) is None:
+            s.add(TeamRow(id=team.id, name=team.name))
+            s.flush()
+        return create_handover(s, team_id=team.id, **fields).code
+
+
+class ActionSubmitHandover(Action):
+    def name(self) -> str:
+        return "action_submit_handover"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        kb = knowledge()
+        team = team_of(tracker, kb)
+        if tracker.get_slot("handover_consent") is not True or team is None:
+            dispatcher.utter_message(text=message("handover_cancelled"))
+            return _reset()
+        method = tracker.get_slot("contact_method")
+        excerpt = conversation_excerpt(tracker)
+        fields = {
+            "district": tracker.get_slot("district"),
+            "topic": tracker.get_slot("topic"),
+            "summary": redact_personnummer(tracker.get_slot("handover_about") or ""),
+            "excerpt": "\n".join(excerpt) or None,
+            "contact_method": method,
+            "contact_value": tracker.get_slot("contact_value") if method != "dropin" else None,
+            "preferred_time": tracker.get_slot("preferred_time"),
+        }
+        try:
+            code = await asyncio.to_thread(store_handover, fields, team)
+        except Exception:
+            logger.exception("Could not store a handover")
+            dispatcher.utter_message(
+                text=message("handover_store_failed", team=team.name, drop_in=team.drop_in + _mark(team))
+            )
+            return _reset()
+        asyncio.get_running_loop().run_in_executor(None, _notify, team.id, code)
+        now = moment(kb.municipality)
+        if method == "dropin":
+            text = message(
+                "handover_done_dropin",
+                code=code,
+                team=team.name,
+                office=team.office + _mark(team),
+                drop_in=team.drop_in + _mark(team),
+            )
+        else:
+            text = message(DONE[method], code=code, team=team.name, when=now.reply_promise())
+        text += "\n\n" + message("handover_if_urgent", socialjour=kb.municipality.placeholders["socialjour"].text)
+        dispatcher.utter_message(
+            text=text, json_message={"handover": {"code": code, "team": team.id, "contact_method": method}}
+        )
+        return _reset()
