@@ -100,6 +100,7 @@ def load_areas(root: Path) -> tuple[dict[str, Team], tuple[District, ...], tuple
             lon=float(t["lon"]),
             drop_in=t["drop_in"],
             sample=bool(t.get("sample", False)),
+            mailbox=t.get("mailbox"),
         )
         for t in raw["teams"]
     }

@@ -74,6 +74,7 @@ class Team:
     lon: float
     drop_in: str
     sample: bool = False
+    mailbox: str | None = None  # where "there is a new handover" notifications go (no personal data)
 
 
 @dataclass(frozen=True)

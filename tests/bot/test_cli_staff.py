@@ -95,15 +95,20 @@ def test_teams_syncs_areas_yml_and_never_deletes(nara, url, kb):
 def test_sync_teams_inserts_missing_updates_names_and_returns_every_team(url):
     db.upgrade(url)
     knowledge = SimpleNamespace(
-        teams={"b": SimpleNamespace(name="Team B"), "a": SimpleNamespace(name="Team A, nytt namn")}
+        teams={
+            "b": SimpleNamespace(name="Team B", mailbox="b@example.org"),
+            "a": SimpleNamespace(name="Team A, nytt namn", mailbox=None),
+            "z": SimpleNamespace(name="Team Z", mailbox="from-areas@example.org"),
+        }
     )
     with db.session(url) as s:
         s.add_all([Team(id="a", name="Team A"), Team(id="z", name="Team Z", mailbox="z@example.org")])
     with db.session(url) as s:
         teams = sync_teams(s, knowledge)
+        # a new team takes its mailbox from areas.yml; one an admin set is kept
         assert [(t.id, t.name, t.mailbox) for t in teams] == [
             ("a", "Team A, nytt namn", None),
-            ("b", "Team B", None),
+            ("b", "Team B", "b@example.org"),
             ("z", "Team Z", "z@example.org"),
         ]
     with db.session(url) as s:  # a second run changes nothing
