@@ -46,7 +46,7 @@ def api(path: str, token: str) -> tuple[int, dict]:
 def tokens(server):
     with db.session(DATABASE_URL) as s:
         out = {}
-        for name, team in (("e2e-skaggetorp", "skaggetorp"), ("e2e-lambohov", "lambohov")):
+        for name, team in (("e2e-skaggetorp", "skaggetorp"), ("e2e-lambohov", "lambohov"), ("e2e-berga", "berga")):
             staff, _ = add_staff(s, name, team_id=team, role=Role.team_lead)
             out[team] = issue_api_token(s, staff)
     return out
@@ -96,7 +96,7 @@ def test_sms_handover_after_an_article_reaches_the_team_inbox_api_and_mailbox(ch
         ("dropin", ["Jag kommer till drop-in"], None),
     ],
 )
-def test_every_contact_method_ends_in_the_database(chat, method, answers, value):
+def test_every_contact_method_reaches_the_teams_inbox_in_the_api(chat, tokens, method, answers, value):
     chat.say("jag bor i Berga")
     chat.say("kan någon ringa mig?")
     chat.say("oro för min son som inte går till skolan")
@@ -106,6 +106,12 @@ def test_every_contact_method_ends_in_the_database(chat, method, answers, value)
     row = stored(code)
     assert (row.team_id, row.contact_method, row.contact_value) == ("berga", method, value)
     assert row.summary == "oro för min son som inte går till skolan"
+    status, inbox = api("/api/v1/handovers?status=new", tokens["berga"])
+    assert status == 200
+    [item] = [i for i in inbox["items"] if i["code"] == code]
+    assert item["contact"] == {"method": method, "value": value} and item["team"] == "berga"
+    assert item["summary"] == row.summary and item["status"] == "new"
+    assert code not in {i["code"] for i in api("/api/v1/handovers?status=new", tokens["lambohov"])[1]["items"]}
 
 
 def test_cancel_at_any_step_stores_nothing(chat):
