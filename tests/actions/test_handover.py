@@ -279,6 +279,8 @@ def stored(url: str) -> list[Handover]:
     [
         ("2026-11-23T10:00:00+01:00", "i dag"),  # Monday morning, office hours
         ("2026-11-23T16:10:00+01:00", "nästa vardag, tisdag 24 november"),  # just before closing
+        ("2026-11-24T02:00:00+01:00", "nästa vardag, tisdag 24 november"),  # a weekday night: that morning
+        ("2026-11-24T19:00:00+01:00", "nästa vardag, onsdag 25 november"),  # a weekday evening
         ("2026-11-21T23:30:00+01:00", "nästa vardag, måndag 23 november"),  # Saturday night
         ("2026-12-24T09:00:00+01:00", "nästa vardag, måndag 28 december"),  # julafton, then a weekend
         ("2026-06-19T11:00:00+02:00", "nästa vardag, måndag 22 juni"),  # midsommarafton

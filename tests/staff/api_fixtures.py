@@ -15,9 +15,9 @@ from sanic import Sanic
 from bot.staff.api import SPEC_PATH, api
 from bot.store import db
 from bot.store.handovers import create_handover
-from bot.store.models import Role, Staff
+from bot.store.models import Staff
 from bot.store.staff import issue_api_token
-from tests.store.conftest import db_url, teams  # noqa: F401 - fixtures re-exported for the API tests
+from tests.store.conftest import ROSTER, db_url, teams  # noqa: F401 - fixtures re-exported for the API tests
 
 PREFIX = api.url_prefix
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
@@ -168,13 +168,7 @@ def people(db_url, teams) -> dict[str, Person]:  # noqa: F811 - the fixtures imp
     per test would make these tests several times slower."""
     out = {}
     with db.session(db_url) as s:
-        for name, team, role in [
-            ("anna", "berga", Role.social_worker),
-            ("bo", "berga", Role.social_worker),
-            ("lead", "berga", Role.team_lead),
-            ("lisa", "lambohov", Role.social_worker),
-            ("admin", None, Role.admin),
-        ]:
+        for name, team, role in ROSTER:
             staff = Staff(username=name, display_name=name.title(), team_id=team, role=role.value, password_hash="-")
             s.add(staff)
             s.flush()

@@ -10,8 +10,17 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.store import db
-from bot.store.models import Team
+from bot.store.models import Role, Team
 
+# The people the scope tests use: two Berga social workers, a Berga team lead, a Lambohov social worker
+# and an admin (username, team, role).
+ROSTER = [
+    ("anna", "berga", Role.social_worker),
+    ("bo", "berga", Role.social_worker),
+    ("lead", "berga", Role.team_lead),
+    ("lisa", "lambohov", Role.social_worker),
+    ("admin", None, Role.admin),
+]
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("NARA_TEST_POSTGRES_URL") else [])
 
 

@@ -17,8 +17,9 @@ from bot.store.handovers import (
     read_handover,
     transition,
 )
-from bot.store.models import Handover, HandoverEvent, Role, Status
+from bot.store.models import Handover, HandoverEvent, Status
 from bot.store.staff import add_staff
+from tests.store.conftest import ROSTER
 
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -31,13 +32,7 @@ def make(s, team="berga", method="phone", value="+46701234567", **kw):
 def people(db_url, teams):
     with db.session(db_url) as s:
         out = {}
-        for name, team, role in [
-            ("anna", "berga", Role.social_worker),
-            ("bo", "berga", Role.social_worker),
-            ("lead", "berga", Role.team_lead),
-            ("lisa", "lambohov", Role.social_worker),
-            ("admin", None, Role.admin),
-        ]:
+        for name, team, role in ROSTER:
             staff, _ = add_staff(s, name, team_id=team, role=role)
             out[name] = Viewer.of(staff)
     return out
