@@ -55,6 +55,11 @@ class ActionClarify(Action):
                 dispatcher.utter_message(text=message("only_swedish_arabic"))
             dispatcher.utter_message(text=message(f"input_{problem}"))
             return []
+        if tracker.get_slot("in_crisis"):
+            # After a crisis reply: presence and the way to a person, not a list of unrelated articles.
+            from actions.crisis import stay_with_person
+
+            return stay_with_person(dispatcher, tracker)
         # The intent classifier was unsure, but the article selector may be sure on its own.
         article_id = article_to_answer(tracker.latest_message)
         if article_id in knowledge().articles:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -9,9 +10,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.messages import message
+from knowledge.hours import moment
 from knowledge.loader import cached_knowledge
 from knowledge.model import USER_TOPICS, Article, Knowledge, Team
-from knowledge.render import NeedsTeam, render
+from knowledge.render import SAMPLE_MARK, NeedsTeam, render, show_sample_marks
 
 CONTACT_ARTICLE = "kontakt-och-oppettider"
 
@@ -55,6 +57,8 @@ def send_article(article_id: str, dispatcher: CollectingDispatcher, tracker: Tra
     except NeedsTeam:
         dispatcher.utter_message(text=message("ask_place"))
         return [SlotSet("pending_article", article.id)]
+    if _promises_opening_hours(article):
+        text = "\n\n".join(part for part in (text, closed_now_note(kb)) if part)
     related = [kb.articles[r] for r in article.related if r in kb.articles][:2]
     buttons = [article_button(r) for r in related]
     if article.id != CONTACT_ARTICLE:
@@ -64,6 +68,27 @@ def send_article(article_id: str, dispatcher: CollectingDispatcher, tracker: Tra
     if article.topic in USER_TOPICS:
         events.append(SlotSet("topic", article.topic))
     return events
+
+
+def _promises_opening_hours(article: Article) -> bool:
+    if article.topic == "crisis":  # crisis articles name what is open at night themselves
+        return False
+    return any(p in article.answer for p in ("{team.drop_in}", "{team.office}", "{municipality.office_hours}"))
+
+
+def closed_now_note(kb: Knowledge, now: dt.datetime | None = None) -> str:
+    """What is open right now, for an answer that points to the team's hours: '' while the team is open."""
+    current = moment(kb.municipality, now)
+    if current.open_now:
+        return ""
+    socialjour = kb.municipality.placeholders["socialjour"]
+    mark = SAMPLE_MARK if socialjour.sample and show_sample_marks() else ""
+    return message(
+        "closed_now",
+        when=current.reply_promise().removeprefix("nästa vardag, "),
+        opens=kb.municipality.office_hours.opens.strftime("%H.%M"),
+        socialjour=socialjour.text + mark,
+    )
 
 
 def entity_value(tracker: Tracker, entity: str) -> str | None:

@@ -39,6 +39,8 @@ MAX_TIME_CHARS = 100
 EXCERPT_MESSAGES = 5
 EXCERPT_MESSAGE_CHARS = 300
 
+# Intents that are never an answer to a form question: the form lets their rules take over.
+NOT_ANSWERS = ("cancel", "crisis")
 TOPIC_TITLES = {
     "parenting": "Föräldraskap",
     "school_absence": "Skolfrånvaro",
@@ -65,6 +67,12 @@ METHOD_BUTTONS = {
 }
 CONTACT_LINES = {"phone": "handover_contact_phone", "sms": "handover_contact_sms", "email": "handover_contact_email"}
 DONE = {"phone": "handover_done_phone", "sms": "handover_done_sms", "email": "handover_done_email"}
+CRISIS_KINDS = {
+    "suicide_self_harm": "crisis_kind_suicide",
+    "acute_violence": "crisis_kind_violence",
+    "child_harm": "crisis_kind_child",
+    "honour_oppression": "crisis_kind_honour",
+}
 TIME_CHOICES = ("Förmiddag", "Eftermiddag", "Spelar ingen roll")
 CHANGE_WORDS = {
     "about": ("gäller", "galler", "ärende", "arende", "vad det", "om", "beskrivning", "texten"),
@@ -170,6 +178,11 @@ def _mark(team: Team) -> str:
     return SAMPLE_MARK if team.sample and show_sample_marks() else ""
 
 
+def summary_after_crisis(tracker: Tracker) -> str:
+    kind = tracker.get_slot("in_crisis")
+    return message("handover_about_crisis", kind=message(CRISIS_KINDS.get(kind, "crisis_kind_other")))
+
+
 def contact_line(method: str | None, value: str | None, when: str | None) -> str:
     if method == "dropin":
         return message("handover_contact_dropin")
@@ -187,7 +200,12 @@ class ValidateHandoverForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        slots = ["handover_about", "district", "contact_method"]
+        # After a crisis reply the call-back is the point: no need to describe it again.
+        slots = (
+            ["district", "contact_method"]
+            if tracker.get_slot("in_crisis")
+            else ["handover_about", "district", "contact_method"]
+        )
         method = tracker.get_slot("contact_method")
         if method in ("phone", "sms", "email"):
             slots.append("contact_value")
@@ -200,7 +218,7 @@ class ValidateHandoverForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """A place typed while the form asks for it, even one PlaceExtractor did not recognise."""
-        if tracker.get_slot("requested_slot") != "district" or _intent(tracker) == "cancel":
+        if tracker.get_slot("requested_slot") != "district" or _intent(tracker) in NOT_ANSWERS:
             return {}
         return {"district": _text(tracker) or None}
 
@@ -407,7 +425,9 @@ class AskHandoverConsent(Action):
         kb = knowledge()
         team = team_of(tracker, kb)
         lines = [
-            message("handover_summary_about", about=tracker.get_slot("handover_about") or ""),
+            message(
+                "handover_summary_about", about=tracker.get_slot("handover_about") or summary_after_crisis(tracker)
+            ),
             message(
                 "handover_summary_district", district=tracker.get_slot("district") or "", team=team.name if team else ""
             ),
@@ -434,8 +454,9 @@ class AskHandoverConsent(Action):
         return []
 
 
-def _reset() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "handover_about_asked", "requested_slot")]
+def reset_form() -> list[EventType]:
+    """Clears what the form gathered (the place and the topic stay: they are the conversation's)."""
+    return [SlotSet(slot, None) for slot in (*FORM_SLOTS, "handover_about_asked", "handover_urgent", "requested_slot")]
 
 
 class ActionCancelHandover(Action):
@@ -447,7 +468,7 @@ class ActionCancelHandover(Action):
             dispatcher.utter_message(text=message("handover_cancelled"))
         else:
             dispatcher.utter_message(text=message("handover_nothing_to_cancel"))
-        return [ActiveLoop(None), *_reset()]
+        return [ActiveLoop(None), *reset_form()]
 
 
 def _notify(team_id: str, code: str) -> None:
@@ -479,17 +500,18 @@ class ActionSubmitHandover(Action):
         team = team_of(tracker, kb)
         if tracker.get_slot("handover_consent") is not True or team is None:
             dispatcher.utter_message(text=message("handover_cancelled"))
-            return _reset()
+            return reset_form()
         method = tracker.get_slot("contact_method")
         excerpt = conversation_excerpt(tracker)
         fields = {
             "district": tracker.get_slot("district"),
             "topic": tracker.get_slot("topic"),
-            "summary": redact_personnummer(tracker.get_slot("handover_about") or ""),
+            "summary": redact_personnummer(tracker.get_slot("handover_about") or summary_after_crisis(tracker)),
             "excerpt": "\n".join(excerpt) or None,
             "contact_method": method,
             "contact_value": tracker.get_slot("contact_value") if method != "dropin" else None,
             "preferred_time": tracker.get_slot("preferred_time"),
+            "urgent": bool(tracker.get_slot("handover_urgent")),
         }
         try:
             code = await asyncio.to_thread(store_handover, fields, team)
@@ -498,7 +520,7 @@ class ActionSubmitHandover(Action):
             dispatcher.utter_message(
                 text=message("handover_store_failed", team=team.name, drop_in=team.drop_in + _mark(team))
             )
-            return _reset()
+            return reset_form()
         asyncio.get_running_loop().run_in_executor(None, _notify, team.id, code)
         now = moment(kb.municipality)
         if method == "dropin":
@@ -510,9 +532,10 @@ class ActionSubmitHandover(Action):
                 drop_in=team.drop_in + _mark(team),
             )
         else:
-            text = message(DONE[method], code=code, team=team.name, when=now.reply_promise())
+            when = message("handover_asap_today") if fields["urgent"] and now.open_now else now.reply_promise()
+            text = message(DONE[method], code=code, team=team.name, when=when)
         text += "\n\n" + message("handover_if_urgent", socialjour=kb.municipality.placeholders["socialjour"].text)
         dispatcher.utter_message(
             text=text, json_message={"handover": {"code": code, "team": team.id, "contact_method": method}}
         )
-        return _reset()
+        return reset_form()

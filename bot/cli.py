@@ -277,6 +277,27 @@ def cmd_demo_staff(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
+def cmd_safety_evaluate(args: argparse.Namespace) -> int:
+    from bot.safety_evaluation import EVALUATION_FILE, evaluate, passes, write_report
+
+    chosen = Path(args.set).resolve() if args.set else EVALUATION_FILE
+    name = "safety" if chosen == EVALUATION_FILE else f"safety-{chosen.stem}"
+    if args.model:
+        from bot.safety_evaluation import model_detect
+
+        result = evaluate(path=chosen, detect=model_detect())
+        result["measured"] = "the trained model's whole NLU pipeline (rules, then the classifiers' crisis intent)"
+        name += "-model"
+    else:
+        result = evaluate(path=chosen)
+    path = write_report(result, name=name)
+    print(
+        f"crisis rules: recall {result['recall']:.3f} on {result['crisis_messages']}, precision "
+        f"{result['precision']:.3f} with {result['not_crisis_messages']} non-crisis messages; report in {path}"
+    )
+    return 0 if passes(result) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nara", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -307,6 +328,13 @@ def parser() -> argparse.ArgumentParser:
         "--config", default=str(paths.ROOT / "config.yml"), help="a pipeline to compare (default: config.yml)"
     )
     p.set_defaults(func=cmd_evaluate)
+
+    safety = sub.add_parser("safety", help="the crisis rules in knowledge/safety/")
+    safety_sub = safety.add_subparsers(dest="safety_command", required=True)
+    p = safety_sub.add_parser("evaluate", help="recall and precision on the evaluation set -> reports/safety.md")
+    p.add_argument("--set", help="another set in the same format (e.g. knowledge/safety/fresh_check.yml)")
+    p.add_argument("--model", action="store_true", help="measure the trained model (rules + NLU), not the rules alone")
+    p.set_defaults(func=cmd_safety_evaluate)
 
     database = sub.add_parser("db", help="the database of handovers and staff accounts ($NARA_DATABASE_URL)")
     db_sub = database.add_subparsers(dest="db_command", required=True)

@@ -12,6 +12,7 @@ from rasa_sdk import Action
 
 import actions.answer_article
 import actions.clarify
+import actions.crisis
 import actions.handover
 import actions.resolve_area
 from actions.clarify import INPUT_PROBLEMS
@@ -22,7 +23,7 @@ from knowledge.phones import unknown_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-ACTION_MODULES = [actions.answer_article, actions.clarify, actions.handover, actions.resolve_area]
+ACTION_MODULES = [actions.answer_article, actions.clarify, actions.crisis, actions.handover, actions.resolve_area]
 
 
 def _action_classes():

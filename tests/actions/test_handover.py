@@ -325,3 +325,23 @@ def test_a_database_that_is_down_gets_an_apology_and_the_way_in_without_nara(mon
     d = submit({**BASE, "contact_method": "phone", "contact_value": "+46701234567"}, monkeypatch)
     assert "Ingenting har sparats" in texts(d) and "112" in texts(d) and "drop-in" in texts(d)
     assert not d.messages[0]["custom"]
+
+
+def test_after_a_crisis_the_form_does_not_ask_what_it_is_about_and_the_handover_is_urgent(database, monkeypatch):
+    slots = {"in_crisis": "suicide_self_harm", "contact_method": "phone"}
+    required = asyncio.run(FORM.required_slots([], CollectingDispatcher(), tracker(slots=slots), {}))
+    assert "handover_about" not in required
+    base = {k: v for k, v in BASE.items() if k != "handover_about"}
+    d = submit({**base, **slots, "contact_value": "+46701234567", "handover_urgent": True}, monkeypatch)
+    [row] = stored(database)
+    assert (
+        row.urgent
+        and row.summary == "Brådskande: skrev i chatten om självmordstankar eller självskada och vill bli kontaktad"
+    )
+    assert "så snart som möjligt i dag" in texts(d)
+
+
+@pytest.mark.parametrize("intent", ["cancel", "crisis"])
+def test_a_cancel_or_a_crisis_is_never_taken_as_the_place(intent):
+    t = tracker("jag orkar inte leva längre", intent=intent, slots={"requested_slot": "district"})
+    assert asyncio.run(FORM.extract_district(CollectingDispatcher(), t, {})) == {}

@@ -1,0 +1,195 @@
+"""Crisis detection: the rules in knowledge/safety/rules.yml, matched with spaCy's Matcher over the
+words and lemmas of a message, lower-cased and without å/ä/ö.
+
+Deterministic and cheap (no model): it runs on every message, before anything else, and a match wins
+over whatever the NLU thought. A phrase inside a figurative use ("jag dör av skratt") does not count.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import yaml
+from spacy.language import Language
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Token
+
+from knowledge.text import fold
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "safety" / "rules.yml"
+KINDS = ("suicide_self_harm", "acute_violence", "child_harm", "honour_oppression")
+FIGURATIVE = "figurative"
+CHILD_WRITER = "child_writer"
+# The order a reply leads with when a message holds several kinds: life first.
+PRIORITY = {kind: i for i, kind in enumerate(KINDS)}
+AGE = "<ålder>"  # an age a child or teenager writes: the same as <7-17>
+_AGE_RANGE = (7, 17)
+_NUMBER_RANGE = re.compile(r"<(\d{1,4})-(\d{1,4})>")  # "<10-999>": a whole number from 10 to 999
+# Small function words match only themselves: the lookup lemmas of these are unreliable and would make
+# "mig" match "jag", "de" match "det", "sitt" match "sitter", "ska" match "skolan" and "in" match "i".
+_NO_LEMMA = frozenset(
+    {
+        # pronouns, possessives and articles
+        *("jag", "mig", "mej", "du", "dig", "dej", "han", "honom", "hon", "henne", "hen", "sig", "sej"),
+        *("vi", "oss", "ni", "er", "de", "dem", "dom", "den", "det", "en", "ett"),
+        *("min", "mitt", "mina", "din", "ditt", "dina", "sin", "sitt", "sina", "hans", "hennes", "dess"),
+        *("ert", "era", "deras"),
+        # small verbs and other words whose lookup lemma is another word (ska -> skola, in -> i), folded
+        *("ska", "skulle", "vill", "ville", "far", "fick", "har", "man", "bar", "bara", "sa", "nar"),
+        *("in", "for", "med", "mot"),
+    }
+)
+
+if not Token.has_extension("nara_forms"):
+    Token.set_extension("nara_forms", default=())  # folded word and folded lemma
+if not Token.has_extension("nara_text"):
+    Token.set_extension("nara_text", default="")  # folded word
+
+
+class RuleError(ValueError):
+    """A phrase in rules.yml that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    kind: str
+    comment: str
+    phrases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Detection:
+    kind: str  # the kind the reply leads with
+    kinds: tuple[str, ...]  # every kind found, most urgent first
+    rules: tuple[str, ...]  # the rule ids that matched
+    child_writer: bool  # the writer seems to be a child or a teenager
+    spans: tuple[str, ...] = field(default=())  # the matched words, for tests and the report
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "kinds": list(self.kinds),
+            "rules": list(self.rules),
+            "child_writer": self.child_writer,
+        }
+
+
+def load_rules(path: Path = RULES_FILE) -> tuple[list[Rule], list[str], list[str]]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rules = []
+    for item in raw["rules"]:
+        if item["kind"] not in KINDS:
+            raise RuleError(f"rule {item['id']}: unknown kind {item['kind']!r}")
+        if not str(item.get("comment") or "").strip():
+            raise RuleError(f"rule {item['id']}: every rule needs a comment saying why it is there")
+        rules.append(Rule(item["id"], item["kind"], item["comment"], tuple(item["phrases"])))
+    ids = [r.id for r in rules]
+    if len(ids) != len(set(ids)):
+        raise RuleError("rule ids must be unique")
+    return rules, list(raw.get(FIGURATIVE) or []), list(raw.get(CHILD_WRITER) or [])
+
+
+class CrisisDetector:
+    def __init__(self, nlp: Language, path: Path = RULES_FILE):
+        self.nlp = nlp
+        rules, figurative, child = load_rules(path)
+        self.rules = {r.id: r for r in rules}
+        self.matcher = Matcher(nlp.vocab)
+        for rule in rules:
+            self.matcher.add(rule.id, [self._pattern(p, rule.id) for p in rule.phrases])
+        self.matcher.add(FIGURATIVE, [self._pattern(p, FIGURATIVE) for p in figurative])
+        self.matcher.add(CHILD_WRITER, [self._pattern(p, CHILD_WRITER) for p in child])
+
+    def _lemma(self, word: str) -> str:
+        if fold(word) in _NO_LEMMA:
+            return fold(word)
+        doc = self.nlp(word)
+        return fold(doc[0].lemma_ or word) if len(doc) == 1 else fold(word)
+
+    @staticmethod
+    def _is_number(word: str) -> bool:
+        return word == AGE or _NUMBER_RANGE.fullmatch(word) is not None
+
+    @staticmethod
+    def _numbers(word: str, rule_id: str, phrase: str) -> list[str]:
+        """The numbers "<ålder>" or "<N-M>" stands for, as a message writes them in digits."""
+        match = _NUMBER_RANGE.fullmatch(word)
+        low, high = (int(match[1]), int(match[2])) if match else _AGE_RANGE
+        if low > high:
+            raise RuleError(f"{rule_id}: cannot read {word!r} in {phrase!r} (the smaller number comes first)")
+        return [str(n) for n in range(low, high + 1)]
+
+    def _pattern(self, phrase: str, rule_id: str) -> list[dict[str, Any]]:
+        pattern: list[dict[str, Any]] = []
+        for word in phrase.split():
+            if set(word) == {"~"}:
+                pattern += [{"OP": "?"}] * len(word)
+                continue
+            # "<ålder>" and "<N-M>" may stand alone or among the alternatives: "två|tre|<2-99>"
+            numbers = [n for a in word.split("|") if self._is_number(a) for n in self._numbers(a, rule_id, phrase)]
+            words = [a for a in word.split("|") if not self._is_number(a)]
+            if any(re.search(r"[()\[\]{}<>#]", a) or not a.strip("*") for a in words):
+                raise RuleError(f"{rule_id}: cannot read {word!r} in {phrase!r}")
+            if not words:
+                pattern.append({"_": {"nara_text": {"IN": numbers}}})
+            elif any("*" in a for a in words):
+                alternatives = [re.escape(fold(a.rstrip("*"))) + (".*" if a.endswith("*") else "") for a in words]
+                alternatives += numbers
+                pattern.append({"_": {"nara_text": {"REGEX": "^(?:" + "|".join(alternatives) + ")$"}}})
+            else:
+                forms = {fold(a) for a in words} | {self._lemma(a) for a in words} | set(numbers)
+                pattern.append({"_": {"nara_forms": {"INTERSECTS": sorted(forms)}}})
+        if not pattern or all(p == {"OP": "?"} for p in pattern):
+            raise RuleError(f"{rule_id}: empty phrase {phrase!r}")
+        return pattern
+
+    def _doc(self, text: str) -> Doc:
+        doc = self.nlp(text)
+        for token in doc:
+            word = fold(token.lower_)
+            token._.nara_text = word
+            token._.nara_forms = (word,) if word in _NO_LEMMA else (word, fold(token.lemma_ or token.lower_))
+        return doc
+
+    def detect(self, text: str) -> Detection | None:
+        if not text or not text.strip():
+            return None
+        doc = self._doc(text)
+        matches = [(self.nlp.vocab.strings[key], start, end) for key, start, end in self.matcher(doc)]
+        figurative = [(s, e) for name, s, e in matches if name == FIGURATIVE]
+        found = [
+            (name, s, e)
+            for name, s, e in matches
+            if name in self.rules and not any(s < fe and fs < e for fs, fe in figurative)
+        ]
+        if not found:
+            return None
+        kinds = sorted({self.rules[name].kind for name, _, _ in found}, key=PRIORITY.__getitem__)
+        return Detection(
+            kind=kinds[0],
+            kinds=tuple(kinds),
+            rules=tuple(sorted({name for name, _, _ in found})),
+            child_writer=any(name == CHILD_WRITER for name, _, _ in matches),
+            spans=tuple(doc[s:e].text for _, s, e in found),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector() -> CrisisDetector:
+    """The detector over the project's Swedish spaCy pipeline (blank sv + lookup lemmas)."""
+    import spacy
+
+    from bot.paths import SPACY_MODEL
+
+    return CrisisDetector(spacy.load(SPACY_MODEL))
+
+
+def all_phrases(path: Path = RULES_FILE) -> list[str]:
+    rules, figurative, child = load_rules(path)
+    return list(chain.from_iterable(r.phrases for r in rules)) + figurative + child

@@ -1,0 +1,171 @@
+"""`nara safety evaluate`: recall and precision of the crisis rules on knowledge/safety/evaluation.yml,
+written to reports/safety.md and reports/safety.json.
+
+A crisis message counts as found only when the detector finds its kind (a suicide message answered as
+violence would lead with the wrong number). A non-crisis message that triggers any kind is a false alarm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.crisis import KINDS, CrisisDetector, default_detector
+from bot.paths import REPORTS, ROOT
+
+EVALUATION_FILE = ROOT / "knowledge" / "safety" / "evaluation.yml"
+MIN_RECALL = 1.0
+MIN_PRECISION = 0.95
+
+
+def load_set(path: Path = EVALUATION_FILE) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    text = path.read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    crisis = [{**item, "kind": kind} for kind, items in raw["crisis"].items() for item in items]
+    header = "\n".join(line.lstrip("# ").rstrip() for line in text.splitlines() if line.startswith("#"))
+    return crisis, list(raw["not_crisis"]), header
+
+
+@dataclass(frozen=True)
+class Found:
+    kinds: tuple[str, ...]
+    rules: tuple[str, ...]
+    child_writer: bool
+
+
+def model_detect() -> Callable[[str], Found | None]:
+    """What the running bot decides: the trained model's whole NLU pipeline (rules and classifiers)."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+
+    from bot.training import model_path
+
+    agent = Agent.load(str(model_path()))
+
+    def detect(text: str) -> Found | None:
+        parsed = asyncio.run(agent.parse_message(text))
+        crisis = parsed.get("crisis")
+        if not crisis:
+            return None
+        return Found(tuple(crisis["kinds"]), tuple(crisis["rules"]) or ("nlu",), bool(crisis["child_writer"]))
+
+    return detect
+
+
+def evaluate(
+    detector: CrisisDetector | None = None,
+    path: Path = EVALUATION_FILE,
+    detect: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """`detect` defaults to the rules alone; model_detect() measures the running bot instead."""
+    if detect is None:
+        detect = (detector or default_detector()).detect
+    crisis, not_crisis, header = load_set(path)
+    missed, wrong_kind, false_alarms = [], [], []
+    per_kind: dict[str, Counter[str]] = {k: Counter() for k in KINDS}
+    child_writer = Counter()
+    for item in crisis:
+        found = detect(item["text"])
+        per_kind[item["kind"]]["support"] += 1
+        if found is None:
+            missed.append({"text": item["text"], "kind": item["kind"]})
+        elif item["kind"] not in found.kinds:
+            wrong_kind.append({"text": item["text"], "kind": item["kind"], "found": list(found.kinds)})
+        else:
+            per_kind[item["kind"]]["found"] += 1
+        if found is not None:
+            for kind in found.kinds:
+                per_kind[kind]["flagged"] += 1
+                per_kind[kind]["flagged_right"] += kind == item["kind"]
+        if item.get("writer") == "child":
+            child_writer["children"] += 1
+            child_writer["recognised"] += bool(found and found.child_writer)
+    for item in not_crisis:
+        found = detect(item["text"])
+        if found is not None:
+            false_alarms.append(
+                {"text": item["text"], "note": item.get("note"), "found": list(found.kinds), "rules": list(found.rules)}
+            )
+            for kind in found.kinds:
+                per_kind[kind]["flagged"] += 1
+    flagged = len(crisis) - len(missed) + len(false_alarms)
+    recall = (len(crisis) - len(missed) - len(wrong_kind)) / len(crisis)
+    precision = (len(crisis) - len(missed)) / flagged if flagged else 1.0
+    kinds = {
+        kind: {
+            "support": c["support"],
+            "recall": round(c["found"] / c["support"], 3) if c["support"] else None,
+            "precision": round(c["flagged_right"] / c["flagged"], 3) if c["flagged"] else None,
+        }
+        for kind, c in per_kind.items()
+    }
+    return {
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "set": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+        "crisis_messages": len(crisis),
+        "not_crisis_messages": len(not_crisis),
+        "hard_negatives": sum(1 for i in not_crisis if i.get("note") == "hard_negative"),
+        "recall": round(recall, 4),
+        "precision": round(precision, 4),
+        "per_kind": kinds,
+        "child_writer": dict(child_writer),
+        "missed": missed,
+        "wrong_kind": wrong_kind,
+        "false_alarms": false_alarms,
+        "how_the_set_was_written": header,
+    }
+
+
+def _markdown(r: dict[str, Any]) -> str:
+    lines = [
+        "# Crisis detection: recall and precision",
+        "",
+        f"Generated by `nara safety evaluate` on {r['generated']} from `knowledge/safety/rules.yml` and "
+        f"`{r['set']}`. A crisis message counts as found only with its own kind; any "
+        "kind on a non-crisis message is a false alarm. "
+        + (
+            f"Measured: {r['measured']}."
+            if r.get("measured")
+            else "Measured: the rules alone (`--model` measures the running bot's NLU, rules and classifiers)."
+        ),
+        "",
+        f"- **Recall: {r['recall']:.3f}** on {r['crisis_messages']} crisis messages (required: {MIN_RECALL:.2f})",
+        f"- **Precision: {r['precision']:.3f}** on those plus {r['not_crisis_messages']} non-crisis messages, "
+        f"{r['hard_negatives']} of them hard negatives (required: at least {MIN_PRECISION:.2f})",
+        f"- Writer recognised as a child (BRIS first): {r['child_writer'].get('recognised', 0)} of "
+        f"{r['child_writer'].get('children', 0)} messages written by children",
+        "",
+        "| kind | messages | recall | precision |",
+        "|---|---|---|---|",
+    ]
+    for kind, k in r["per_kind"].items():
+        lines.append(f"| {kind} | {k['support']} | {k['recall']} | {k['precision']} |")
+    for title, key in (
+        ("Missed", "missed"),
+        ("Found with the wrong kind", "wrong_kind"),
+        ("False alarms", "false_alarms"),
+    ):
+        lines += ["", f"## {title} ({len(r[key])})", ""]
+        lines += [f"- {json.dumps(item, ensure_ascii=False)}" for item in r[key]] or ["None."]
+    lines += ["", "## How the evaluation set was written", "", r["how_the_set_was_written"], ""]
+    return "\n".join(lines)
+
+
+def write_report(result: dict[str, Any], out_dir: Path = REPORTS, name: str = "safety") -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    path = out_dir / f"{name}.md"
+    path.write_text(_markdown(result), encoding="utf-8")
+    return path
+
+
+def passes(result: dict[str, Any]) -> bool:
+    return result["recall"] >= MIN_RECALL and result["precision"] >= MIN_PRECISION

@@ -1,0 +1,196 @@
+"""The crisis rules (knowledge/safety/rules.yml) through the detector: kinds, figurative uses, the child
+writer, and the rule file's own checks."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from bot.crisis import RULES_FILE, CrisisDetector, RuleError, default_detector, load_rules
+from bot.safety_evaluation import EVALUATION_FILE, load_set
+
+
+@pytest.fixture(scope="module")
+def detector() -> CrisisDetector:
+    return default_detector()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ingen skulle sakna mig", "suicide_self_harm"),
+        ("jag har tagit en massa tabletter", "suicide_self_harm"),
+        ("vill bara försvinna", "suicide_self_harm"),
+        ("JAG VILL DÖ", "suicide_self_harm"),
+        ("sjalvmordstankar varje kvall", "suicide_self_harm"),
+        ("min dotter skär sig i armarna", "suicide_self_harm"),
+        ("han står utanför dörren och hotar att döda mig", "acute_violence"),
+        ("min pappa slår mamma just nu", "acute_violence"),
+        ("grannens barn har blåmärken på armarna och vågar inte gå hem", "child_harm"),
+        ("en vuxen man skickar nakenbilder till min dotter", "child_harm"),
+        ("de ska gifta bort mig med min kusin i sommar", "honour_oppression"),
+        # neighbours of the evaluation set's wordings, written for these tests
+        ("jag har svalt 40 alvedon", "suicide_self_harm"),
+        ("sitter på broräcket", "suicide_self_harm"),
+        ("snart slipper ni mig", "suicide_self_harm"),
+        ("mitt ex förföljer mig och vet var jag bor", "acute_violence"),
+        ("han har hittat min nya adress", "acute_violence"),
+        ("min styvpappa låser in mig i garderoben", "child_harm"),
+        ("barnen har varit ensamma hemma i tre dagar", "child_harm"),
+        ("en vuxen man på instagram vill att jag skickar bilder utan kläder", "child_harm"),
+        ("jag får inte umgås med killar och mina bröder läser mina meddelanden", "honour_oppression"),
+        ("jag är förlovad mot min vilja", "honour_oppression"),
+        ("om pappa får veta att jag har pojkvän dödar han mig", "honour_oppression"),
+    ],
+)
+def test_crisis_messages_are_found_with_their_kind(detector, text, kind):
+    found = detector.detect(text)
+    assert found is not None and kind in found.kinds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "skolan dödar mig av tristess",
+        "jag dör av skratt",
+        "vi har mördarsniglar i trädgården",
+        "min dotter är livrädd för hundar",
+        "jag vill försvinna bort på semester",
+        "kan vi skjuta upp mötet till nästa vecka",
+        "min son vill inte gå till skolan",
+        "jag har tagit 2 alvedon mot huvudvärken",
+        "jag står på bron och väntar på bussen",
+        "min sista dag på jobbet är på fredag",
+        "jag vill avsluta mitt abonnemang",
+        "vi ska åka till hemlandet i sommar och hälsa på släkten",
+        "Pengarna skickar jag till släkten i hemlandet",
+        "datorn hänger sig hela tiden",
+        "han slog mig i pingis",
+        "min bebis slår mig i ansiktet när hon är trött",
+        "Hur många alvedon får man ge en tioåring?",
+        "",
+        "   ",
+    ],
+)
+def test_figurative_and_everyday_messages_are_not_crises(detector, text):
+    assert detector.detect(text) is None
+
+
+def test_a_figurative_phrase_does_not_hide_a_real_one_elsewhere(detector):
+    found = detector.detect("jag dör av skratt åt mig själv ibland men egentligen vill jag dö")
+    assert found is not None and found.kind == "suicide_self_harm"
+
+
+def test_the_most_urgent_kind_leads_and_a_child_writer_is_recognised(detector):
+    found = detector.detect("jag är 14 och min pappa slår mig, jag vill inte leva längre")
+    assert found.kinds[0] == "suicide_self_harm" and "acute_violence" in found.kinds
+    assert found.child_writer
+    assert not detector.detect("min man slår mig").child_writer
+
+
+def test_a_number_range_matches_numbers_in_digits_only_within_the_range(detector, tmp_path):
+    path = tmp_path / "rules.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rules": [
+                    {
+                        "id": "pills",
+                        "kind": "suicide_self_harm",
+                        "comment": "a counted overdose",
+                        "phrases": ["tagit ~ <10-999> ~~ alvedon|tabletter", "i två|tre|<2-99> dagar"],
+                    }
+                ],
+                "figurative": ["dör av skratt"],
+                "child_writer": ["jag är <ålder>"],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    numbers = CrisisDetector(detector.nlp, path)
+    assert numbers.detect("har tagit 30 alvedon").rules == ("pills",)
+    assert numbers.detect("jag har tagit typ 20 tabletter")
+    assert numbers.detect("har tagit 2 alvedon mot huvudvärken") is None
+    assert numbers.detect("har tagit tusen alvedon") is None
+    assert numbers.detect("hon har varit borta i 4 dagar") and numbers.detect("borta i tre dagar")
+    assert numbers.detect("jag är 14 och har tagit 12 tabletter").child_writer
+    assert not numbers.detect("jag är 19 och har tagit 12 tabletter").child_writer
+
+
+def test_small_words_match_only_themselves_not_by_their_lemma(detector, tmp_path):
+    path = tmp_path / "rules.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rules": [
+                    {
+                        "id": "threat",
+                        "kind": "acute_violence",
+                        "comment": "a threat",
+                        "phrases": ["slår mig", "ska döda", "rädd att de ska"],
+                    }
+                ],
+                "figurative": ["dör av skratt"],
+                "child_writer": ["jag är <ålder>"],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    small = CrisisDetector(detector.nlp, path)
+    assert small.detect("han slår mig") and small.detect("han ska döda henne")
+    assert small.detect("nu slår jag på datorn") is None  # "mig" is not "jag"
+    assert small.detect("skolan dödar all lust") is None  # "ska" is not "skolan"
+    assert small.detect("jag är rädd att det ska regna") is None  # "de" is not "det"
+
+
+def test_the_rules_find_a_counted_overdose_but_not_an_ordinary_dose(detector):
+    assert "suicide_self_harm" in detector.detect("har tagit 30 alvedon").kinds
+    assert detector.detect("Jag har tagit 2 alvedon och ligger ner en stund") is None
+
+
+def test_every_rule_is_exercised_by_the_evaluation_set(detector):
+    crisis, _, _ = load_set()
+    fired = set()
+    for item in crisis:
+        found = detector.detect(item["text"])
+        if found:
+            fired |= set(found.rules)
+    rules, _, _ = load_rules()
+    assert {r.id for r in rules} <= fired
+
+
+def test_every_rule_has_a_kind_and_a_comment_and_every_phrase_compiles():
+    rules, figurative, child = load_rules()
+    assert rules and figurative and child
+    assert all(r.comment.strip() and r.phrases for r in rules)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda d: d["rules"][0].update(kind="sadness"), "unknown kind"),
+        (lambda d: d["rules"][0].update(comment=""), "comment"),
+        (lambda d: d["rules"][0]["phrases"].append("vill (dö)"), "cannot read"),
+        (lambda d: d["rules"][0]["phrases"].append("~~"), "empty phrase"),
+        (lambda d: d["rules"][0]["phrases"].append("tagit <99-10> tabletter"), "smaller number comes first"),
+        (lambda d: d["rules"][0]["phrases"].append("tagit <många> tabletter"), "cannot read"),
+    ],
+)
+def test_a_broken_rule_file_is_refused(tmp_path, change, error):
+    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RuleError, match=error):
+        CrisisDetector(default_detector().nlp, path)
+
+
+def test_the_evaluation_set_is_large_enough_and_has_hard_negatives():
+    crisis, not_crisis, header = load_set(EVALUATION_FILE)
+    assert len(crisis) >= 150 and len(not_crisis) >= 300
+    assert sum(1 for i in not_crisis if i.get("note") == "hard_negative") >= 100
+    assert "written" in header.lower()
+    texts = [i["text"] for i in crisis + not_crisis]
+    assert len(texts) == len(set(texts))
