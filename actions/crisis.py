@@ -69,12 +69,14 @@ def crisis_reply(crisis: dict[str, Any], now: Moment, kb: Knowledge, team_name: 
     if not now.open_now:
         parts.append(message("crisis_socialjour", socialjour=_sample(socialjour.text, socialjour.sample)))
     buttons: list[dict[str, str]] = []
-    if "child_harm" in kinds or child_writer:
+    if "child_harm" in kinds:
         contact = kb.municipality.placeholders["social_services_contact"]
         parts.append(message("duty_to_report", contact=_sample(contact.text, contact.sample)))
         buttons.append(
             {"title": message("crisis_report_button"), "payload": f'/crisis{{"article": "{REPORT_ARTICLE}"}}'}
         )
+    elif child_writer:
+        parts.append(message("duty_to_report_child"))  # the same duty, said to the child it concerns
     who = team_name or message("crisis_team_unknown")
     if now.reply_today:
         parts.append(message("crisis_stay_open", who=who))

@@ -83,10 +83,11 @@ def test_night_names_the_next_working_day_after_a_holiday(monkeypatch):
     assert "måndag 28 december" in text_of(d)
 
 
-def test_a_child_writer_hears_bris_first(monkeypatch):
+def test_a_child_writer_hears_bris_first_and_what_telling_us_means(monkeypatch):
     d, _ = run(monkeypatch, NIGHT, crisis("acute_violence", child_writer=True))
     text = text_of(d)
     assert text.index("116 111") < text.index("020-50 50 50")
+    assert "hjälp och skydd" in text and "orosanmälan" not in text
 
 
 def test_a_child_at_risk_gets_the_duty_to_report_notice_before_any_details(monkeypatch):
