@@ -37,6 +37,7 @@ class Prediction:
     article: str | None  # the selector's top-1 article
     article_confidence: float
     answered: str | None  # the article the bot would answer with (None: it would ask instead)
+    crisis_override: bool = False  # the crisis rules made this a crisis reply
 
 
 def handwritten_examples(nlu_dir: Path = ROOT / "nlu") -> list[Example]:
@@ -82,13 +83,18 @@ def _predict(model: Path, examples: list[Example]) -> list[Prediction]:
         for example in examples:
             parsed = await agent.parse_message(example.text)
             article, article_confidence = selected_article(parsed)
-            top = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
+            crisis = parsed.get("crisis") or {}
+            # When the crisis rules overrode the classifiers, measure the classifiers' own verdict here;
+            # how often the override fired is reported on its own.
+            own = crisis.get("nlu_intent")
+            top = [own] if own else [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
             out.append(
                 Prediction(
                     example=example,
                     intent=top[0]["name"] if top else "",
                     intent_confidence=float(top[0]["confidence"]) if top else 0.0,
                     fallback=parsed["intent"]["name"] == FALLBACK,
+                    crisis_override=bool(crisis),
                     article=article,
                     article_confidence=article_confidence,
                     answered=article_to_answer(parsed),
@@ -130,6 +136,12 @@ def _metrics(predictions: list[Prediction]) -> dict[str, Any]:
         "accuracy": round(sum(g == q for g, q in zip(gold, pred, strict=True)) / len(gold), 3),
         "per_intent": per_intent,
         "held_out_examples": len(predictions),
+        "crisis_overrides": {
+            label: n
+            for label, n in sorted(
+                Counter(p.example.label.split("/")[0] for p in predictions if p.crisis_override).items()
+            )
+        },
         "retrieval_top1_accuracy": round(len(correct) / len(articles), 3) if articles else None,
         "retrieval_examples": len(articles),
         "bot_outcome_on_held_out_articles": dict(outcome),
@@ -161,6 +173,9 @@ def _markdown(result: dict[str, Any], floor: float) -> str:
         f"{result['retrieval_examples']} held-out article examples",
         "- What the bot would do with those held-out questions: "
         + ", ".join(f"{k}: {v}" for k, v in sorted(result["bot_outcome_on_held_out_articles"].items())),
+        "- Intents are the classifiers' own verdict. The crisis rules (knowledge/safety/rules.yml) turned "
+        f"{sum(result['crisis_overrides'].values())} held-out examples into crisis replies: "
+        + (", ".join(f"{k}: {v}" for k, v in result["crisis_overrides"].items()) or "none"),
         "",
         "| intent | precision | recall | F1 | support |",
         "|---|---|---|---|---|",

@@ -56,6 +56,9 @@ class CrisisDetector(StatelessComponent, IntentClassifier):
                 crisis = {"kind": kind, "kinds": [kind], "rules": [], "child_writer": False, "source": "nlu"}
             else:
                 continue
+            # What the classifiers said, kept for the NLU evaluation (which measures them, not this override).
+            own = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != "nlu_fallback"]
+            crisis["nlu_intent"] = {"name": own[0]["name"], "confidence": own[0]["confidence"]} if own else None
             top = {"name": CRISIS_INTENT, "confidence": 1.0}
             ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != CRISIS_INTENT]
             message.set(INTENT, top, add_to_output=True)
