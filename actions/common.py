@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -10,10 +11,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.messages import message
+from knowledge.areas import PlaceResolver
 from knowledge.hours import moment
 from knowledge.loader import cached_knowledge
 from knowledge.model import USER_TOPICS, Article, Knowledge, Team
-from knowledge.render import SAMPLE_MARK, NeedsTeam, render, show_sample_marks
+from knowledge.render import NeedsTeam, marked, render
 
 CONTACT_ARTICLE = "kontakt-och-oppettider"
 
@@ -82,13 +84,18 @@ def closed_now_note(kb: Knowledge, now: dt.datetime | None = None) -> str:
     if current.open_now:
         return ""
     socialjour = kb.municipality.placeholders["socialjour"]
-    mark = SAMPLE_MARK if socialjour.sample and show_sample_marks() else ""
     return message(
         "closed_now",
         when=current.reply_promise().removeprefix("nästa vardag, "),
         opens=kb.municipality.office_hours.opens.strftime("%H.%M"),
-        socialjour=socialjour.text + mark,
+        socialjour=marked(socialjour.text, socialjour.sample),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def place_resolver() -> PlaceResolver:
+    """Built once from the cached knowledge base (as PlaceExtractor builds its own once)."""
+    return PlaceResolver(knowledge())
 
 
 def entity_value(tracker: Tracker, entity: str) -> str | None:

@@ -20,7 +20,7 @@ from actions.handover import FORM, reset_form
 from actions.messages import message
 from knowledge.hours import Moment, moment
 from knowledge.model import Knowledge, Line
-from knowledge.render import SAMPLE_MARK, show_sample_marks
+from knowledge.render import marked
 
 CRISIS_KEY = "crisis"
 REPORT_ARTICLE = "orosanmalan"
@@ -52,10 +52,6 @@ def describe(line_: Line) -> str:
     return message("crisis_line", name=line_.name, how=how, hours=line_.hours, purpose=line_.for_)
 
 
-def _sample(text: str, sample: bool) -> str:
-    return text + (SAMPLE_MARK if sample and show_sample_marks() else "")
-
-
 def crisis_reply(crisis: dict[str, Any], now: Moment, kb: Knowledge, team_name: str | None) -> tuple[str, list[dict]]:
     """The text and buttons of the crisis reply: kind, writer and the hour decide what it says."""
     kinds = list(crisis.get("kinds") or [crisis["kind"]])
@@ -67,11 +63,11 @@ def crisis_reply(crisis: dict[str, Any], now: Moment, kb: Knowledge, team_name: 
     parts += ["- " + describe(line(kb, i)) for i in line_ids]
     socialjour = kb.municipality.placeholders["socialjour"]
     if not now.open_now:
-        parts.append(message("crisis_socialjour", socialjour=_sample(socialjour.text, socialjour.sample)))
+        parts.append(message("crisis_socialjour", socialjour=marked(socialjour.text, socialjour.sample)))
     buttons: list[dict[str, str]] = []
     if "child_harm" in kinds:
         contact = kb.municipality.placeholders["social_services_contact"]
-        parts.append(message("duty_to_report", contact=_sample(contact.text, contact.sample)))
+        parts.append(message("duty_to_report", contact=marked(contact.text, contact.sample)))
         buttons.append(
             {"title": message("crisis_report_button"), "payload": f'/crisis{{"article": "{REPORT_ARTICLE}"}}'}
         )
@@ -123,6 +119,6 @@ def stay_with_person(dispatcher: CollectingDispatcher, tracker: Tracker) -> list
     parts += ["- " + describe(line(kb, i)) for i in LINES_FOR.get(kind, ())]
     if not now.open_now:
         socialjour = kb.municipality.placeholders["socialjour"]
-        parts.append(message("crisis_socialjour", socialjour=_sample(socialjour.text, socialjour.sample)))
+        parts.append(message("crisis_socialjour", socialjour=marked(socialjour.text, socialjour.sample)))
     dispatcher.utter_message(text="\n\n".join(parts), buttons=[contact_button()], json_message={"crisis": kind})
     return []

@@ -21,13 +21,13 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import knowledge, user_team
+from actions.common import knowledge, place_resolver, user_team
 from actions.messages import message
 from bot.privacy import has_personnummer, redact_personnummer
-from knowledge.areas import PlaceResolver
+from knowledge.areas import team_for
 from knowledge.hours import moment
 from knowledge.model import Knowledge, Team
-from knowledge.render import SAMPLE_MARK, show_sample_marks
+from knowledge.render import marked
 from knowledge.text import fold
 
 logger = logging.getLogger(__name__)
@@ -170,14 +170,6 @@ def method_in(text: str) -> str | None:
     return None
 
 
-def team_of(tracker: Tracker, kb: Knowledge) -> Team | None:
-    return user_team(tracker, kb)
-
-
-def _mark(team: Team) -> str:
-    return SAMPLE_MARK if team.sample and show_sample_marks() else ""
-
-
 def summary_after_crisis(tracker: Tracker) -> str:
     kind = tracker.get_slot("in_crisis")
     return message("handover_about_crisis", kind=message(CRISIS_KINDS.get(kind, "crisis_kind_other")))
@@ -246,12 +238,10 @@ class ValidateHandoverForm(FormValidationAction):
         kb = knowledge()
         text = str(value or "").strip()
         known = kb.district(text)
-        place = None if known else PlaceResolver(kb).resolve(text)
+        place = None if known else place_resolver().resolve(text)
         if known is None and place is not None and place.kind == "district":
             known = place.district
         if known is not None:
-            from knowledge.areas import team_for
-
             return {"district": known.name, "team": team_for(known, kb).id}
         if place is not None and place.kind == "outside":
             dispatcher.utter_message(
@@ -356,7 +346,7 @@ class AskHandoverAbout(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         kb = knowledge()
-        team = team_of(tracker, kb)
+        team = user_team(tracker, kb)
         intro = message("handover_intro", who=team.name if team else message("handover_who_unknown"))
         proposal = proposed_about(tracker, kb)
         if proposal and not tracker.get_slot("handover_about_asked"):
@@ -423,7 +413,7 @@ class AskHandoverConsent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         kb = knowledge()
-        team = team_of(tracker, kb)
+        team = user_team(tracker, kb)
         lines = [
             message(
                 "handover_summary_about", about=tracker.get_slot("handover_about") or summary_after_crisis(tracker)
@@ -483,11 +473,11 @@ def store_handover(fields: dict[str, Any], team: Team) -> str:
     from bot.store import db
     from bot.store.handovers import create_handover
     from bot.store.models import Team as TeamRow
+    from bot.store.teams import sync_teams
 
     with db.session() as s:
-        if s.get(TeamRow, team.id) is None:
-            s.add(TeamRow(id=team.id, name=team.name))
-            s.flush()
+        if s.get(TeamRow, team.id) is None:  # a database `nara teams` has not filled yet
+            sync_teams(s, knowledge())
         return create_handover(s, team_id=team.id, **fields).code
 
 
@@ -497,7 +487,7 @@ class ActionSubmitHandover(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         kb = knowledge()
-        team = team_of(tracker, kb)
+        team = user_team(tracker, kb)
         if tracker.get_slot("handover_consent") is not True or team is None:
             dispatcher.utter_message(text=message("handover_cancelled"))
             return reset_form()
@@ -518,7 +508,7 @@ class ActionSubmitHandover(Action):
         except Exception:
             logger.exception("Could not store a handover")
             dispatcher.utter_message(
-                text=message("handover_store_failed", team=team.name, drop_in=team.drop_in + _mark(team))
+                text=message("handover_store_failed", team=team.name, drop_in=marked(team.drop_in, team.sample))
             )
             return reset_form()
         asyncio.get_running_loop().run_in_executor(None, _notify, team.id, code)
@@ -528,8 +518,8 @@ class ActionSubmitHandover(Action):
                 "handover_done_dropin",
                 code=code,
                 team=team.name,
-                office=team.office + _mark(team),
-                drop_in=team.drop_in + _mark(team),
+                office=marked(team.office, team.sample),
+                drop_in=marked(team.drop_in, team.sample),
             )
         else:
             when = message("handover_asap_today") if fields["urgent"] and now.open_now else now.reply_promise()

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import entity_value, knowledge, send_article
 from actions.messages import message
-from knowledge.render import SAMPLE_MARK, show_sample_marks
+from knowledge.render import marked
 from knowledge.text import fold
 
 
@@ -23,13 +23,12 @@ class ActionResolveArea(Action):
         district, team_id = entity_value(tracker, "district"), entity_value(tracker, "team")
         if district and team_id in kb.teams:
             team = kb.teams[team_id]
-            mark = SAMPLE_MARK if team.sample and show_sample_marks() else ""
             text = message(
                 "team_for_district",
                 district=district,
                 team_name=team.name,
-                team_office=team.office + mark,
-                team_drop_in=team.drop_in + mark,
+                team_office=marked(team.office, team.sample),
+                team_drop_in=marked(team.drop_in, team.sample),
             )
             dispatcher.utter_message(text=text)
             pending = tracker.get_slot("pending_article")

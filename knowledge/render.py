@@ -20,6 +20,11 @@ def show_sample_marks() -> bool:
     return os.environ.get("NARA_DEMO_MODE", "1") != "0"
 
 
+def marked(text: str, sample: bool) -> str:
+    """`text`, with " (exempel)" after it when it is sample data and demo mode shows marks."""
+    return text + (SAMPLE_MARK if sample and show_sample_marks() else "")
+
+
 def render(text: str, *, knowledge: Knowledge, team: Team | None, mark_samples: bool | None = None) -> str:
     """`text` with every placeholder filled; raises NeedsTeam when it needs a team and there is none."""
     mark = show_sample_marks() if mark_samples is None else mark_samples
