@@ -23,7 +23,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import knowledge, place_resolver, user_team
 from actions.messages import message
-from bot.privacy import has_personnummer, redact_personnummer
+from bot.privacy import has_personnummer, redact
+from bot.store import drafts
 from knowledge.areas import team_for
 from knowledge.hours import moment
 from knowledge.model import Knowledge, Team
@@ -40,7 +41,7 @@ EXCERPT_MESSAGES = 5
 EXCERPT_MESSAGE_CHARS = 300
 
 # Intents that are never an answer to a form question: the form lets their rules take over.
-NOT_ANSWERS = ("cancel", "crisis")
+NOT_ANSWERS = ("cancel", "crisis", "erase_conversation")
 TOPIC_TITLES = {
     "parenting": "Föräldraskap",
     "school_absence": "Skolfrånvaro",
@@ -106,7 +107,8 @@ def proposed_about(tracker: Tracker, kb: Knowledge) -> str | None:
 
 
 def conversation_excerpt(tracker: Tracker) -> list[str]:
-    """The resident's own messages before the handover began (newest last), personnummer removed."""
+    """The resident's own messages before the handover began (newest last), with personnummer, phone
+    numbers, e-mail and street addresses replaced by placeholders."""
     texts: list[str] = []
     for event in tracker.events:
         if event.get("event") == "active_loop" and event.get("name") == FORM:
@@ -116,7 +118,7 @@ def conversation_excerpt(tracker: Tracker) -> list[str]:
         text = (event.get("text") or "").strip()
         if not text or _is_button_payload(text):
             continue
-        texts.append(redact_personnummer(text)[:EXCERPT_MESSAGE_CHARS])
+        texts.append(redact(text)[:EXCERPT_MESSAGE_CHARS])
     return texts[-EXCERPT_MESSAGES:]
 
 
@@ -185,6 +187,46 @@ def contact_line(method: str | None, value: str | None, when: str | None) -> str
     return line
 
 
+def _in_store(work, *args):
+    from bot.store import db
+
+    with db.session() as s:
+        return work(s, *args)
+
+
+async def keep_aside(result: dict[str, Any], dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """Puts a phone number or e-mail address into a contact draft and only its reference into the slot,
+    so that the conversation (which is kept for weeks) never holds it."""
+    value = result.get("contact_value")
+    if not value:
+        return result
+    try:
+        return {**result, "contact_value": await asyncio.to_thread(_in_store, drafts.save, value)}
+    except Exception:
+        logger.exception("Could not keep a contact draft")
+        dispatcher.utter_message(text=message("handover_draft_failed"))
+        return {**result, "contact_method": None, "contact_value": None}
+
+
+async def contact_of(tracker: Tracker) -> str | None:
+    """The number or address behind the form's reference (None if it is gone or unreadable)."""
+    reference = tracker.get_slot("contact_value")
+    if not drafts.is_reference(reference):
+        return None
+    try:
+        return await asyncio.to_thread(_in_store, drafts.read, reference)
+    except Exception:
+        logger.exception("Could not read a contact draft")
+        return None
+
+
+async def drop_contact(tracker: Tracker) -> None:
+    try:
+        await asyncio.to_thread(_in_store, drafts.drop, tracker.get_slot("contact_value"))
+    except Exception:
+        logger.exception("Could not drop a contact draft (nara purge removes it within two hours)")
+
+
 class ValidateHandoverForm(FormValidationAction):
     def name(self) -> str:
         return "validate_handover_form"
@@ -251,9 +293,19 @@ class ValidateHandoverForm(FormValidationAction):
             dispatcher.utter_message(text=message("handover_place_unknown", municipality=kb.municipality.name))
         return {"district": None, "team": None}
 
-    def validate_contact_method(
+    async def validate_contact_method(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        return await keep_aside(self.check_contact_method(value, dispatcher), dispatcher)
+
+    async def validate_contact_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await keep_aside(self.check_contact_value(value, dispatcher, tracker), dispatcher)
+
+    @staticmethod
+    def check_contact_method(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        """The contact method, and the number or address when one was typed straight away (as written)."""
         text = str(value or "")
         if has_personnummer(text):
             dispatcher.utter_message(text=message("handover_no_personnummer"))
@@ -277,9 +329,9 @@ class ValidateHandoverForm(FormValidationAction):
         dispatcher.utter_message(text=message("handover_method_unknown"))
         return {"contact_method": None}
 
-    def validate_contact_value(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
+    @staticmethod
+    def check_contact_value(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """The phone number (E.164) or e-mail address for the chosen method, or None and why."""
         text, method = str(value or "").strip(), tracker.get_slot("contact_method")
         if has_personnummer(text):
             dispatcher.utter_message(text=message("handover_no_personnummer"))
@@ -414,6 +466,11 @@ class AskHandoverConsent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         kb = knowledge()
         team = user_team(tracker, kb)
+        method = tracker.get_slot("contact_method")
+        value = await contact_of(tracker) if method in CONTACT_LINES else None
+        if method in CONTACT_LINES and value is None:  # the draft is gone: ask again
+            dispatcher.utter_message(text=message("handover_contact_expired"))
+            return [SlotSet("contact_value", None), SlotSet("requested_slot", "contact_value")]
         lines = [
             message(
                 "handover_summary_about", about=tracker.get_slot("handover_about") or summary_after_crisis(tracker)
@@ -423,11 +480,7 @@ class AskHandoverConsent(Action):
             ),
             message(
                 "handover_summary_contact",
-                contact=contact_line(
-                    tracker.get_slot("contact_method"),
-                    tracker.get_slot("contact_value"),
-                    tracker.get_slot("preferred_time"),
-                ),
+                contact=contact_line(method, value, tracker.get_slot("preferred_time")),
             ),
         ]
         excerpt = conversation_excerpt(tracker)
@@ -454,6 +507,7 @@ class ActionCancelHandover(Action):
         return "action_cancel_handover"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        await drop_contact(tracker)
         if tracker.active_loop.get("name") == FORM:
             dispatcher.utter_message(text=message("handover_cancelled"))
         else:
@@ -468,8 +522,9 @@ def _notify(team_id: str, code: str) -> None:
     notify_team(None, team_id, code, base_url_from_env(), smtp_from_env())
 
 
-def store_handover(fields: dict[str, Any], team: Team) -> str:
-    """Saves the handover (creating the team row on first use); returns its code."""
+def store_handover(fields: dict[str, Any], team: Team, contact_reference: str | None = None) -> str:
+    """Saves the handover (creating the team row on first use) with the contact detail from its draft,
+    which is deleted in the same transaction; returns its code."""
     from bot.store import db
     from bot.store.handovers import create_handover
     from bot.store.models import Team as TeamRow
@@ -478,6 +533,11 @@ def store_handover(fields: dict[str, Any], team: Team) -> str:
     with db.session() as s:
         if s.get(TeamRow, team.id) is None:  # a database `nara teams` has not filled yet
             sync_teams(s, knowledge())
+        if fields["contact_method"] in CONTACT_LINES:
+            fields = {**fields, "contact_value": drafts.read(s, contact_reference)}
+            if not fields["contact_value"]:
+                raise LookupError("the contact draft is gone")
+        drafts.drop(s, contact_reference)
         return create_handover(s, team_id=team.id, **fields).code
 
 
@@ -496,15 +556,18 @@ class ActionSubmitHandover(Action):
         fields = {
             "district": tracker.get_slot("district"),
             "topic": tracker.get_slot("topic"),
-            "summary": redact_personnummer(tracker.get_slot("handover_about") or summary_after_crisis(tracker)),
+            "summary": redact(tracker.get_slot("handover_about") or summary_after_crisis(tracker)),
             "excerpt": "\n".join(excerpt) or None,
             "contact_method": method,
-            "contact_value": tracker.get_slot("contact_value") if method != "dropin" else None,
+            "contact_value": None,  # from the draft, in store_handover
             "preferred_time": tracker.get_slot("preferred_time"),
             "urgent": bool(tracker.get_slot("handover_urgent")),
         }
         try:
-            code = await asyncio.to_thread(store_handover, fields, team)
+            code = await asyncio.to_thread(store_handover, fields, team, tracker.get_slot("contact_value"))
+        except LookupError:
+            dispatcher.utter_message(text=message("handover_contact_expired_at_send"))
+            return reset_form()
         except Exception:
             logger.exception("Could not store a handover")
             dispatcher.utter_message(

@@ -215,16 +215,15 @@ def cmd_staff_token(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
-def _retention_days(args: argparse.Namespace) -> int:
-    from bot.store.handovers import DEFAULT_RETENTION_DAYS
-
-    if args.retention_days is not None:
-        days, source = args.retention_days, "--retention-days"
+def _days(given: int | None, variable: str, option: str, default: int) -> int:
+    """A retention period from its option, else its environment variable, else the default."""
+    if given is not None:
+        days, source = given, option
     else:
-        raw = os.environ.get("NARA_HANDOVER_RETENTION_DAYS", "").strip()
-        source = "NARA_HANDOVER_RETENTION_DAYS"
+        raw = os.environ.get(variable, "").strip()
+        source = variable
         try:
-            days = int(raw) if raw else DEFAULT_RETENTION_DAYS
+            days = int(raw) if raw else default
         except ValueError:
             raise CommandError(f"{source} must be a whole number of days, not {raw!r}") from None
     if days < 0:
@@ -234,17 +233,29 @@ def _retention_days(args: argparse.Namespace) -> int:
 
 @_store_command
 def cmd_purge(args: argparse.Namespace, url: str) -> int:
+    from bot.retention import DEFAULT_CONVERSATION_DAYS, purge_conversations
     from bot.store import db
-    from bot.store.handovers import purge
+    from bot.store.handovers import DEFAULT_RETENTION_DAYS, purge
     from bot.store.staff import purge_sessions
 
-    days = _retention_days(args)
+    days = _days(args.retention_days, "NARA_HANDOVER_RETENTION_DAYS", "--retention-days", DEFAULT_RETENTION_DAYS)
+    chat_days = _days(
+        args.conversation_days,
+        "NARA_CONVERSATION_RETENTION_DAYS",
+        "--conversation-days",
+        DEFAULT_CONVERSATION_DAYS,
+    )
     with db.session(url) as s:
         done = purge(s, retention_days=days)
         sessions = purge_sessions(s)
+    with db.session(url) as s:
+        chats = purge_conversations(s, days=chat_days)
     print(
-        f"Purged (retention {days} days): contact details erased on {done['contact_details_erased']} handovers, "
-        f"{done['handovers_deleted']} handovers deleted, {sessions} expired sessions removed"
+        f"Purged conversations (retention {chat_days} days): {chats.conversations_deleted} conversations and "
+        f"{chats.events_deleted} events deleted (anonymous counts kept), {chats.drafts_deleted} contact drafts "
+        f"removed.\n"
+        f"Purged handovers (retention {days} days): contact details erased on {done['contact_details_erased']} "
+        f"handovers, {done['handovers_deleted']} handovers deleted, {sessions} expired sessions removed."
     )
     return 0
 
@@ -361,7 +372,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.set_defaults(func=cmd_staff_token)
 
-    p = sub.add_parser("purge", help="retention: erase contact details of finished handovers, delete old ones")
+    p = sub.add_parser(
+        "purge",
+        help="retention (safe from cron): delete old conversations (keeping anonymous counts), erase contact "
+        "details of finished handovers, delete old ones",
+    )
+    p.add_argument(
+        "--conversation-days",
+        type=int,
+        help="delete conversations quiet for this many days (default: $NARA_CONVERSATION_RETENTION_DAYS or 21)",
+    )
     p.add_argument(
         "--retention-days",
         type=int,

@@ -10,6 +10,7 @@ from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
+from bot.privacy import install_log_redaction
 from bot.staff import pages
 from bot.store import db
 
@@ -58,6 +59,7 @@ def create_app(
     smtp: tuple[str, int] | None = None,
     secure_cookies: bool = True,
 ) -> Sanic:
+    install_log_redaction()
     app = Sanic("nara_staff")
     app.config.REQUEST_MAX_SIZE = 1_000_000  # forms only; nothing here uploads files
     app.config.KEEP_ALIVE_TIMEOUT = 15

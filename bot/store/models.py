@@ -8,13 +8,16 @@ import enum
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -160,3 +163,53 @@ class AccessLog(Base):
     username = Column(String(64), nullable=False)
     handover_code = Column(String(7), nullable=False)
     via = Column(String(16), nullable=False)  # "page" or "api"
+
+
+class ConversationEvent(Base):
+    """One event of a chat conversation (Rasa's tracker), redacted before it is written
+    (`bot.tracker_store`). Deleted after the retention period or when the resident asks."""
+
+    __tablename__ = "conversation_events"
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    type_name = Column(String(64), nullable=False)
+    timestamp = Column(Float, nullable=False, index=True)  # Rasa's event time, seconds since the epoch
+    intent_name = Column(String(255))
+    action_name = Column(String(255))
+    data = Column(Text, nullable=False)  # the event as Rasa serialises it (JSON), redacted
+
+
+class ConversationCount(Base):
+    """What is left of deleted conversations: how many there were, per day, team, topic and whether
+    a handover was made. No sender, no text, no time of day."""
+
+    __tablename__ = "conversation_counts"
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    team = Column(String(64), nullable=False, default="")  # "" when the conversation named no area
+    topic = Column(String(64), nullable=False, default="")
+    handover = Column(Boolean, nullable=False)
+    conversations = Column(Integer, nullable=False, default=0)
+    __table_args__ = (UniqueConstraint("day", "team", "topic", "handover", name="uq_conversation_counts_key"),)
+
+
+class ArticleCount(Base):
+    """How many deleted conversations were answered with each article, per day and team."""
+
+    __tablename__ = "article_counts"
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    team = Column(String(64), nullable=False, default="")
+    article = Column(String(128), nullable=False)
+    conversations = Column(Integer, nullable=False, default=0)
+    __table_args__ = (UniqueConstraint("day", "team", "article", name="uq_article_counts_key"),)
+
+
+class ContactDraft(Base):
+    """A phone number or e-mail address typed during the handover form, kept here (not in the
+    conversation) until the handover is sent or cancelled; `nara purge` removes abandoned ones."""
+
+    __tablename__ = "contact_drafts"
+    token = Column(String(32), primary_key=True)
+    value = Column(String(320), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)

@@ -24,8 +24,8 @@ from actions.handover import (
     method_in,
     parse_phone,
 )
-from bot.store import db
-from bot.store.models import Handover
+from bot.store import db, drafts
+from bot.store.models import ContactDraft, Handover
 from knowledge import hours
 
 FORM = ValidateHandoverForm()
@@ -94,7 +94,24 @@ def test_contact_method_words(text, method):
 def validate(slot: str, value: Any, **kw) -> tuple[dict[str, Any], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
     result = getattr(FORM, f"validate_{slot}")(value, dispatcher, tracker(str(value), **kw), {})
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
     return result, dispatcher
+
+
+def resolved(result: dict[str, Any]) -> dict[str, Any]:
+    """The validation result with the contact draft's reference replaced by what it keeps."""
+    reference = result.get("contact_value")
+    if reference is None:
+        return result
+    assert drafts.is_reference(reference) and not re.search(r"\d|@", reference)  # nothing personal in the slot
+    with db.session() as s:
+        return {**result, "contact_value": drafts.read(s, reference)}
+
+
+def drafted(value: str) -> str:
+    with db.session() as s:
+        return drafts.save(s, value)
 
 
 def test_about_accepts_the_proposal_or_own_words_and_never_a_personnummer():
@@ -121,14 +138,17 @@ def test_district_is_resolved_to_the_nearest_team_or_asked_again(kb):
     assert unknown == {"district": None, "team": None} and "område" in texts(d)
 
 
-def test_contact_method_and_a_number_or_address_typed_straight_away():
+def test_contact_method_and_a_number_or_address_typed_straight_away(database):
     assert validate("contact_method", "Ring mig")[0] == {"contact_method": "phone"}
-    assert validate("contact_method", "0701234567")[0] == {"contact_method": "phone", "contact_value": "+46701234567"}
-    assert validate("contact_method", "sms till 070 123 45 67")[0] == {
+    assert resolved(validate("contact_method", "0701234567")[0]) == {
+        "contact_method": "phone",
+        "contact_value": "+46701234567",
+    }
+    assert resolved(validate("contact_method", "sms till 070 123 45 67")[0]) == {
         "contact_method": "sms",
         "contact_value": "+46701234567",
     }
-    assert validate("contact_method", "anna@exempel.se")[0] == {
+    assert resolved(validate("contact_method", "anna@exempel.se")[0]) == {
         "contact_method": "email",
         "contact_value": "anna@exempel.se",
     }
@@ -137,13 +157,13 @@ def test_contact_method_and_a_number_or_address_typed_straight_away():
     assert unknown == {"contact_method": None} and "drop-in" in texts(d)
 
 
-def test_contact_value_checks_the_method():
-    assert validate("contact_value", "070-123 45 67", slots={"contact_method": "sms"})[0] == {
+def test_contact_value_checks_the_method(database):
+    assert resolved(validate("contact_value", "070-123 45 67", slots={"contact_method": "sms"})[0]) == {
         "contact_value": "+46701234567"
     }
     landline_sms, d = validate("contact_value", "013-20 60 00", slots={"contact_method": "sms"})
     assert landline_sms == {"contact_value": None} and "mobilnummer" in texts(d)
-    assert validate("contact_value", "013-20 60 00", slots={"contact_method": "phone"})[0] == {
+    assert resolved(validate("contact_value", "013-20 60 00", slots={"contact_method": "phone"})[0]) == {
         "contact_value": "+4613206000"
     }
     bad, d = validate("contact_value", "anna(at)exempel", slots={"contact_method": "email"})
@@ -192,13 +212,20 @@ def test_the_excerpt_is_the_residents_own_words_before_the_form_without_personnu
     ]
 
 
-def test_the_summary_shows_what_the_social_worker_will_read_before_anything_is_sent():
+def test_a_contact_detail_is_refused_politely_when_it_cannot_be_kept_aside(monkeypatch, tmp_path):
+    monkeypatch.setenv("NARA_DATABASE_URL", f"sqlite:///{tmp_path}/missing/x.db")
+    (tmp_path / "missing").write_text("not a directory")
+    result, d = validate("contact_value", "070-123 45 67", slots={"contact_method": "phone"})
+    assert result == {"contact_value": None, "contact_method": None} and "drop-in" in texts(d)
+
+
+def test_the_summary_shows_what_the_social_worker_will_read_before_anything_is_sent(database):
     slots = {
         "handover_about": "oro för min son",
         "district": "Berga",
         "team": "berga",
         "contact_method": "sms",
-        "contact_value": "+46701234567",
+        "contact_value": drafted("+46701234567"),
         "preferred_time": "Förmiddag",
     }
     d = CollectingDispatcher()
@@ -226,11 +253,21 @@ def test_the_first_question_proposes_the_topic_and_says_no_application_no_person
     assert SlotSet("handover_about_asked", True) in events
 
 
-def test_cancel_resets_everything_and_leaves_the_form():
+def test_a_summary_whose_contact_draft_is_gone_asks_for_it_again(database):
+    slots = {"district": "Berga", "team": "berga", "contact_method": "phone", "contact_value": "draft:gone"}
     d = CollectingDispatcher()
-    events = asyncio.run(ActionCancelHandover().run(d, tracker(slots={"contact_value": "+46701234567"}), {}))
+    events = asyncio.run(AskHandoverConsent().run(d, tracker(slots=slots), {}))
+    assert SlotSet("contact_value", None) in events and "igen" in texts(d)
+
+
+def test_cancel_resets_everything_leaves_the_form_and_drops_the_contact_draft(database):
+    d = CollectingDispatcher()
+    reference = drafted("+46701234567")
+    events = asyncio.run(ActionCancelHandover().run(d, tracker(slots={"contact_value": reference}), {}))
     assert ActiveLoop(None) in events and SlotSet("contact_value", None) in events
     assert "Ingenting har sparats" in texts(d)
+    with db.session() as s:
+        assert drafts.read(s, reference) is None
 
 
 @pytest.fixture
@@ -290,7 +327,7 @@ def stored(url: str) -> list[Handover]:
 )
 def test_submit_stores_the_handover_and_promises_honest_timing(database, monkeypatch, at, promise):
     d = submit(
-        {**BASE, "contact_method": "sms", "contact_value": "+46701234567", "preferred_time": "Förmiddag"},
+        {**BASE, "contact_method": "sms", "contact_value": drafted("+46701234567"), "preferred_time": "Förmiddag"},
         monkeypatch,
         at,
     )
@@ -307,6 +344,13 @@ def test_submit_stores_the_handover_and_promises_honest_timing(database, monkeyp
     text = texts(d)
     assert row.code in text and promise in text and "112" in text
     assert d.messages[0]["custom"]["handover"] == {"code": row.code, "team": "berga", "contact_method": "sms"}
+    with db.session(database) as s:
+        assert s.query(ContactDraft).count() == 0  # the number moved into the handover, the draft is gone
+
+
+def test_a_handover_whose_contact_draft_is_gone_is_not_sent(database, monkeypatch):
+    d = submit({**BASE, "contact_method": "phone", "contact_value": "draft:gone", "preferred_time": "Nu"}, monkeypatch)
+    assert stored(database) == [] and "Ingenting har skickats" in texts(d)
 
 
 def test_dropin_stores_no_contact_details_and_says_where_to_come(database, monkeypatch):
@@ -317,7 +361,9 @@ def test_dropin_stores_no_contact_details_and_says_where_to_come(database, monke
 
 
 def test_nothing_is_stored_without_consent(database, monkeypatch):
-    submit({**BASE, "handover_consent": None, "contact_method": "phone", "contact_value": "+46701234567"}, monkeypatch)
+    submit(
+        {**BASE, "handover_consent": None, "contact_method": "phone", "contact_value": drafted("+4670123")}, monkeypatch
+    )
     assert stored(database) == []
 
 
@@ -334,7 +380,7 @@ def test_after_a_crisis_the_form_does_not_ask_what_it_is_about_and_the_handover_
     required = asyncio.run(FORM.required_slots([], CollectingDispatcher(), tracker(slots=slots), {}))
     assert "handover_about" not in required
     base = {k: v for k, v in BASE.items() if k != "handover_about"}
-    d = submit({**base, **slots, "contact_value": "+46701234567", "handover_urgent": True}, monkeypatch)
+    d = submit({**base, **slots, "contact_value": drafted("+46701234567"), "handover_urgent": True}, monkeypatch)
     [row] = stored(database)
     assert (
         row.urgent

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.cli import main, parser
 from bot.store import db
 from bot.store.handovers import create_handover
-from bot.store.models import Handover, Staff, StaffSession, Status, Team, utcnow
+from bot.store.models import ConversationEvent, Handover, Staff, StaffSession, Status, Team, utcnow
 from bot.store.staff import authenticate, find_staff, staff_for_token, start_session
 from bot.store.teams import sync_teams
 
@@ -239,11 +239,17 @@ def test_purge_applies_the_retention_and_is_idempotent(nara, url, monkeypatch):
         session = start_session(s, find_staff(s, "anna"), now=utcnow() - dt.timedelta(days=2))[1]
         session.expires_at = utcnow() - dt.timedelta(days=1)
 
+        for sender, days_ago in (("quiet", 30), ("active", 2)):
+            at = (utcnow() - dt.timedelta(days=days_ago)).timestamp()
+            s.add(ConversationEvent(sender_id=sender, type_name="user", timestamp=at, data='{"event": "user"}'))
+
     code, out, err = nara("purge")
     assert (code, err) == (0, "")
     assert out == (
-        "Purged (retention 30 days): contact details erased on 1 handovers, 1 handovers deleted, "
-        "1 expired sessions removed\n"
+        "Purged conversations (retention 21 days): 1 conversations and 1 events deleted (anonymous counts kept), "
+        "0 contact drafts removed.\n"
+        "Purged handovers (retention 30 days): contact details erased on 1 handovers, 1 handovers deleted, "
+        "1 expired sessions removed.\n"
     )
     with db.session(url) as s:
         handovers = {h.code: h for h in s.scalars(select(Handover))}
@@ -251,11 +257,17 @@ def test_purge_applies_the_retention_and_is_idempotent(nara, url, monkeypatch):
         assert old not in handovers
         assert handovers[leftover].contact_value is None
         assert handovers[open_code].contact_value == "+46701234567"
+        assert list(s.scalars(select(ConversationEvent.sender_id))) == ["active"]
 
     assert nara("purge")[1] == (  # again: nothing left to do
-        "Purged (retention 30 days): contact details erased on 0 handovers, 0 handovers deleted, "
-        "0 expired sessions removed\n"
+        "Purged conversations (retention 21 days): 0 conversations and 0 events deleted (anonymous counts kept), "
+        "0 contact drafts removed.\n"
+        "Purged handovers (retention 30 days): contact details erased on 0 handovers, 0 handovers deleted, "
+        "0 expired sessions removed.\n"
     )
+    monkeypatch.setenv("NARA_CONVERSATION_RETENTION_DAYS", "1")
+    assert "1 conversations" in nara("purge")[1]
+    assert "--conversation-days" in nara("purge", "--conversation-days", "-1")[2]
     monkeypatch.setenv("NARA_HANDOVER_RETENTION_DAYS", "10")
     assert "retention 10 days" in nara("purge")[1]
     with db.session(url) as s:

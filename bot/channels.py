@@ -1,0 +1,178 @@
+"""The REST and socket.io channels, with a guard in front of the bot.
+
+Every message, before Rasa sees it:
+- **Length**: longer than `MAX_MESSAGE_CHARS` gets the kind "too long" reply and is neither read nor kept
+  (the same limit and wording as `InputScreen`, which still guards `rasa shell` and the tests).
+- **Rate**: more than `NARA_RATE_LIMIT_MESSAGES` (10) in `NARA_RATE_LIMIT_SECONDS` (20) in one
+  conversation gets a kind "slow down" reply (with 112) and is not read. Counted per server process.
+- **Metadata** from the client is dropped, and a sender id longer than 128 characters is replaced by
+  its hash: nothing the client makes up grows the store.
+- **Fail closed**: when the conversation database cannot be used (`StoreUnavailable`), the resident gets
+  a short apology with the numbers that work without Nära; what they wrote is not kept anywhere.
+
+The origins the socket.io server accepts are `NARA_CORS_ORIGINS` (space or comma separated; the REST
+channel's CORS comes from `rasa run --cors`, which scripts/run fills from the same variable).
+
+In credentials.yml: `bot.channels.NaraRestInput:` and `bot.channels.NaraSocketIOInput:`.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint
+from sanic.request import Request
+
+from bot.privacy import install_log_redaction
+from bot.tracker_store import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 1500
+MAX_SENDER_CHARS = 128
+DEFAULT_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
+def allowed_origins() -> list[str]:
+    configured = os.environ.get("NARA_CORS_ORIGINS", "").replace(",", " ").split()
+    return configured or list(DEFAULT_ORIGINS)
+
+
+class RateLimiter:
+    """At most `limit` messages per `window` seconds per key (a sliding window), with bounded memory."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 50_000):
+        self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
+        self._hits: dict[str, collections.deque[float]] = {}
+
+    @classmethod
+    def from_env(cls) -> RateLimiter:
+        return cls(
+            int(os.environ.get("NARA_RATE_LIMIT_MESSAGES") or 10),
+            float(os.environ.get("NARA_RATE_LIMIT_SECONDS") or 20),
+        )
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        if len(self._hits) >= self.max_keys:
+            self._forget_before(now - self.window)
+        hits = self._hits.setdefault(key, collections.deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        return True
+
+    def _forget_before(self, moment: float) -> None:
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= moment]:
+            del self._hits[key]
+
+
+def _notice(kind: str) -> str:
+    """A channel notice in Swedish (actions/messages.yml), with the municipality's socialjour line."""
+    from actions.common import knowledge
+    from actions.messages import message
+    from knowledge.render import marked
+
+    socialjour = knowledge().municipality.placeholders["socialjour"]
+    return message(kind, socialjour=marked(socialjour.text, socialjour.sample))
+
+
+class Guard:
+    """Wraps a channel's `on_new_message` with the checks above."""
+
+    def __init__(self, limiter: RateLimiter | None = None):
+        install_log_redaction()
+        self.limiter = limiter or RateLimiter.from_env()
+
+    @staticmethod
+    def sender(sender_id: str | None) -> str | None:
+        if sender_id and len(sender_id) > MAX_SENDER_CHARS:
+            return "h-" + hashlib.sha256(sender_id.encode()).hexdigest()[:40]
+        return sender_id
+
+    async def _reply(self, message: UserMessage, kind: str) -> None:
+        await message.output_channel.send_response(
+            message.sender_id, {"text": _notice(kind), "custom": {"notice": kind}}
+        )
+
+    def wrap(self, on_new_message: Handler) -> Handler:
+        async def guarded(message: UserMessage) -> None:
+            message.sender_id = self.sender(message.sender_id)
+            message.metadata = None
+            if len(message.text or "") > MAX_MESSAGE_CHARS:
+                await self._reply(message, "input_too_long")
+                return
+            key = hashlib.sha256((message.sender_id or "").encode()).hexdigest()[:32]
+            if not self.limiter.allow(key):
+                await self._reply(message, "channel_rate_limited")
+                return
+            try:
+                await on_new_message(message)
+            except StoreUnavailable:
+                # Nothing of this turn is kept: drop replies not yet sent, and say why.
+                if isinstance(message.output_channel, CollectingOutputChannel):
+                    message.output_channel.messages.clear()
+                await self._reply(message, "channel_store_unavailable")
+
+        return guarded
+
+
+class NaraRestInput(RestInput):
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def __init__(self) -> None:
+        self.guard = Guard()
+
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        return None
+
+    # A body that is JSON but not an object, or fields of the wrong type, are read as an empty message
+    # (which gets its kind answer) rather than crashing Rasa's handler.
+    @staticmethod
+    def _field(request: Request, name: str) -> Any:
+        body = request.json
+        return body.get(name) if isinstance(body, dict) else None
+
+    async def _extract_sender(self, req: Request) -> str | None:
+        sender = self._field(req, "sender")
+        return str(sender) if sender is not None else None
+
+    def _extract_message(self, req: Request) -> str | None:
+        message = self._field(req, "message")
+        return message if isinstance(message, str) else ""
+
+    def _extract_input_channel(self, req: Request) -> str:
+        return self.name()
+
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
+        return super().blueprint(self.guard.wrap(on_new_message))
+
+
+class NaraSocketIOInput(SocketIOInput):
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard = Guard()
+
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
+        blueprint = super().blueprint(self.guard.wrap(on_new_message))
+        # Rasa creates the server with CORS handling off; only the configured origins may connect.
+        self.sio.eio.cors_allowed_origins = allowed_origins()
+        return blueprint

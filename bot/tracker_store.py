@@ -1,0 +1,177 @@
+"""Where Rasa keeps conversations: the `conversation_events` table of Nära's own database
+(`NARA_DATABASE_URL`, migrated by `nara db upgrade`), with three things stock Rasa does not do.
+
+- **Redaction before storage.** Every string in every event (the resident's text, the bot's replies,
+  slot values, entities, metadata) goes through `bot.privacy.redact` before it is written: personnummer,
+  phone numbers, e-mail addresses and street addresses become placeholders. A contact detail given for a
+  handover lives in `contact_drafts`, not here (see actions/handover.py).
+- **Erasure.** When a turn ran `action_erase_conversation` ("radera min konversation"), the whole
+  conversation is deleted instead of saved, leaving only anonymous counts (`bot.retention`).
+- **Failing closed.** Rasa wraps every tracker store in `FailSafeTrackerStore`, which catches `Exception`
+  and carries on with an in-memory store. Any failure here raises `StoreUnavailable`, a `BaseException`,
+  which passes through that wrapper to `bot.channels`: the resident gets an apology with the numbers that
+  work without Nära, and nothing is kept in the process. The engine pings connections before use, so the
+  store works again by itself as soon as the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import func, select
+
+from bot.privacy import install_log_redaction, redact
+from bot.store import db
+from bot.store.models import ConversationEvent
+
+logger = logging.getLogger(__name__)
+
+ERASE_ACTION = "action_erase_conversation"
+
+
+class StoreUnavailable(BaseException):  # noqa: N818 - the name says what the channel answers to
+    """The conversation database cannot be used right now.
+
+    A BaseException on purpose: Rasa's FailSafeTrackerStore catches Exception and falls back to process
+    memory, which Nära must not do. `bot.channels` catches this and answers the resident.
+    """
+
+
+def redact_value(value: Any) -> Any:
+    """Every string in a JSON-like value, redacted (keys are Rasa's own and are left alone)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    return value
+
+
+def serialise(event: Event) -> dict[str, Any]:
+    """The event as Rasa serialises it, with personal data replaced by placeholders."""
+    return redact_value(event.as_dict())
+
+
+class NaraTrackerStore(TrackerStore):
+    """Configured in endpoints.yml as `type: bot.tracker_store.NaraTrackerStore`; `url` (optional)
+    overrides `NARA_DATABASE_URL`."""
+
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: Any = None,
+        url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if event_broker is not None:
+            # A broker would publish every event unredacted to another system.
+            raise ValueError("Nära's tracker store publishes to no event broker: remove event_broker from endpoints")
+        install_log_redaction()
+        self.url = url or (host if host and "://" in host else None) or db.database_url()
+        super().__init__(domain, None, **kwargs)
+
+    # --- Rasa's interface -------------------------------------------------------------------------
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        return await self._run(self._retrieve, sender_id, False)
+
+    async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
+        return await self._run(self._retrieve, conversation_id, True)
+
+    async def keys(self) -> Iterable[str]:
+        return await self._run(self._keys)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._run(self._save, tracker)
+
+    async def delete(self, sender_id: str) -> int:
+        """Deletes the conversation (counted first); the number of events removed."""
+        from bot.retention import erase_conversation
+
+        def work() -> int:
+            with db.session(self.url) as s:
+                return erase_conversation(s, sender_id)
+
+        return await self._run(work)
+
+    # --- the work, in a thread so that the server's event loop never waits on the database ---------
+
+    async def _run(self, function, *args):
+        try:
+            return await asyncio.to_thread(function, *args)
+        except Exception as error:  # noqa: BLE001 - any failure here must fail closed, not fall back to memory
+            logger.error("Conversation database unavailable: %s", type(error).__name__)
+            raise StoreUnavailable(type(error).__name__) from error
+
+    @staticmethod
+    def _since_session_start(sender_id: str):
+        """The ids of the sender's events since the latest session start (all of them if none)."""
+        start = (
+            select(func.max(ConversationEvent.id))
+            .where(ConversationEvent.sender_id == sender_id, ConversationEvent.type_name == "session_started")
+            .scalar_subquery()
+        )
+        return (ConversationEvent.sender_id == sender_id) & (ConversationEvent.id >= func.coalesce(start, 0))
+
+    def _first_unsaved(self, s, sender_id: str, events: list[Event]) -> int:
+        """Where the tracker's unsaved events begin. A retrieved tracker starts at the stored session
+        start, so it is the number stored since then; a tracker created in this process may hold events
+        from before its session start, which are skipped when that session start is already stored."""
+        stored = s.scalar(
+            select(func.count()).select_from(ConversationEvent).where(self._since_session_start(sender_id))
+        )
+        stored_start = s.scalar(
+            select(ConversationEvent.timestamp)
+            .where(ConversationEvent.sender_id == sender_id, ConversationEvent.type_name == "session_started")
+            .order_by(ConversationEvent.id.desc())
+            .limit(1)
+        )
+        starts = [i for i, event in enumerate(events) if event.type_name == "session_started"]
+        if starts and stored_start is not None and abs(events[starts[-1]].timestamp - stored_start) < 1e-6:
+            return starts[-1] + stored
+        return stored
+
+    def _retrieve(self, sender_id: str, full: bool) -> DialogueStateTracker | None:
+        condition = ConversationEvent.sender_id == sender_id if full else self._since_session_start(sender_id)
+        with db.session(self.url) as s:
+            rows = s.scalars(select(ConversationEvent.data).where(condition).order_by(ConversationEvent.id)).all()
+        if not rows or self.domain is None:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in rows], self.domain.slots)
+
+    def _keys(self) -> list[str]:
+        with db.session(self.url) as s:
+            return list(s.scalars(select(ConversationEvent.sender_id).distinct()))
+
+    def _save(self, tracker: DialogueStateTracker) -> None:
+        from bot.retention import erase_conversation
+
+        sender_id = tracker.sender_id
+        events = list(tracker.events)
+        with db.session(self.url) as s:
+            new = events[self._first_unsaved(s, sender_id, events) :]
+            if any(getattr(event, "action_name", None) == ERASE_ACTION for event in new):
+                erase_conversation(s, sender_id, [serialise(event) for event in new])
+                return
+            for event in new:
+                data = serialise(event)
+                s.add(
+                    ConversationEvent(
+                        sender_id=sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp") or 0.0,
+                        intent_name=((data.get("parse_data") or {}).get("intent") or {}).get("name"),
+                        action_name=data.get("name") if data.get("event") == "action" else None,
+                        data=json.dumps(data, ensure_ascii=False),
+                    )
+                )

@@ -1,0 +1,203 @@
+"""The conversation store (bot/tracker_store.py) and retention (bot/retention.py), on SQLite and on
+PostgreSQL: redaction before storage, erasure, retention with anonymous counts, failing closed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+
+import pytest
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import func, select
+
+from bot.paths import ROOT
+from bot.retention import purge_conversations
+from bot.store import db, drafts
+from bot.store.models import ArticleCount, ContactDraft, ConversationCount, ConversationEvent
+from bot.tracker_store import ERASE_ACTION, NaraTrackerStore, StoreUnavailable
+
+PNR = "19900101-0017"  # a valid personnummer used only in tests
+PHONE = "070-123 45 67"
+EMAIL = "anna.svensson@exempel.se"
+ADDRESS = "Storgatan 12"
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def store(db_url, domain) -> NaraTrackerStore:
+    return NaraTrackerStore(domain=domain, url=db_url)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def conversation(domain: Domain, sender: str, at: float | None = None) -> DialogueStateTracker:
+    """A short conversation with personal data in every place it can hide."""
+    at = time.time() if at is None else at
+    text = f"Jag heter Anna, bor på {ADDRESS}, ring {PHONE} eller mejla {EMAIL}. Mitt personnummer är {PNR}."
+    events = [
+        ActionExecuted("action_session_start", timestamp=at),
+        SessionStarted(timestamp=at + 0.1),
+        ActionExecuted("action_listen", timestamp=at + 0.2),
+        UserUttered(
+            text,
+            intent={"name": "parenting", "confidence": 0.9},
+            parse_data={"text": text, "intent": {"name": "parenting", "confidence": 0.9}, "entities": []},
+            timestamp=at + 1,
+        ),
+        SlotSet("topic", "parenting", timestamp=at + 1.1),
+        SlotSet("team", "berga", timestamp=at + 1.2),
+        SlotSet("handover_about", f"ring {PHONE}", timestamp=at + 1.3),
+        ActionExecuted("action_answer_article", timestamp=at + 1.4),
+        BotUttered(f"Vi ringer {PHONE}. Om någon är i fara: ring 112.", timestamp=at + 1.5),
+        BotUttered(None, data={"custom": {"article": "foraldraskap-tonaring"}}, timestamp=at + 1.6),
+        ActionExecuted("action_listen", timestamp=at + 1.7),
+    ]
+    return DialogueStateTracker.from_events(sender, events, domain.slots)
+
+
+def raw_rows(db_url: str, sender: str) -> list[str]:
+    with db.session(db_url) as s:
+        return list(
+            s.scalars(
+                select(ConversationEvent.data)
+                .where(ConversationEvent.sender_id == sender)
+                .order_by(ConversationEvent.id)
+            )
+        )
+
+
+def test_nothing_personal_reaches_the_database_and_public_numbers_stay(store, db_url, domain):
+    run(store.save(conversation(domain, "s1")))
+    stored = "\n".join(raw_rows(db_url, "s1"))
+    for secret in (PNR, "19900101", PHONE, "0701234567", "701234567", EMAIL, ADDRESS):
+        assert secret not in stored
+    for placeholder in ("[personnummer]", "[telefon]", "[e-post]", "[adress]"):
+        assert placeholder in stored
+    assert "ring 112" in stored  # a public emergency number is not personal data
+
+    tracker = run(store.retrieve("s1"))
+    user = [e for e in tracker.events if isinstance(e, UserUttered)][0]
+    assert "[telefon]" in user.text and "[personnummer]" in user.text and user.intent_name == "parenting"
+    assert tracker.get_slot("handover_about") == "ring [telefon]" and tracker.get_slot("team") == "berga"
+
+
+def test_each_save_appends_only_the_new_events_and_sessions_are_respected(store, db_url, domain):
+    tracker = conversation(domain, "s2")
+    run(store.save(tracker))
+    first = len(raw_rows(db_url, "s2"))
+    run(store.save(tracker))
+    assert len(raw_rows(db_url, "s2")) == first  # nothing new, nothing written
+
+    tracker = run(store.retrieve("s2"))
+    tracker.update(UserUttered("hej igen", intent={"name": "greet", "confidence": 1.0}))
+    run(store.save(tracker))
+    assert len(raw_rows(db_url, "s2")) == first + 1
+
+    tracker = run(store.retrieve("s2"))
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+        tracker.update(event)
+    run(store.save(tracker))
+    latest = run(store.retrieve("s2"))
+    assert [e.type_name for e in latest.events] == ["session_started", "action"]
+    full = run(store.retrieve_full_tracker("s2"))
+    assert len(full.events) == first + 4
+    assert set(run(store.keys())) == {"s2"}
+
+
+def test_erasing_deletes_the_conversation_and_leaves_only_anonymous_counts(store, db_url, domain):
+    run(store.save(conversation(domain, "s3")))
+    run(store.save(conversation(domain, "other")))
+    tracker = run(store.retrieve("s3"))
+    tracker.update(ActionExecuted(ERASE_ACTION))
+    tracker.update(BotUttered("Klart.", data={"custom": {"erased": True}}))
+    run(store.save(tracker))
+
+    assert raw_rows(db_url, "s3") == []
+    assert raw_rows(db_url, "other")  # only that conversation
+    assert run(store.retrieve("s3")) is None  # the next message starts afresh
+    with db.session(db_url) as s:
+        counts = [(c.team, c.topic, c.handover, c.conversations) for c in s.scalars(select(ConversationCount))]
+        articles = [(a.team, a.article, a.conversations) for a in s.scalars(select(ArticleCount))]
+    assert counts == [("berga", "parenting", False, 1)]
+    assert articles == [("berga", "foraldraskap-tonaring", 1)]
+
+
+def test_delete_removes_a_conversation_once(store, db_url, domain):
+    run(store.save(conversation(domain, "s4")))
+    assert run(store.delete("s4")) > 0
+    assert run(store.delete("s4")) == 0
+    with db.session(db_url) as s:
+        assert s.scalar(select(func.sum(ConversationCount.conversations))) == 1
+
+
+def test_retention_deletes_quiet_conversations_counts_them_and_is_idempotent(store, db_url, domain):
+    now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
+    old = (now - dt.timedelta(days=30)).timestamp()
+    run(store.save(conversation(domain, "old", at=old)))
+    run(store.save(conversation(domain, "recent", at=(now - dt.timedelta(days=3)).timestamp())))
+    # A conversation that started long ago and is still going on keeps only its recent events.
+    long_running = conversation(domain, "long", at=old)
+    run(store.save(long_running))
+    long_running.update(UserUttered("och en sak till", timestamp=(now - dt.timedelta(days=1)).timestamp()))
+    run(store.save(long_running))
+    with db.session(db_url) as s:
+        fresh = drafts.save(s, "+46701234567")
+        stale = drafts.save(s, "+46709876543")
+        s.get(ContactDraft, stale.removeprefix(drafts.PREFIX)).created_at = now - dt.timedelta(hours=3)
+        s.get(ContactDraft, fresh.removeprefix(drafts.PREFIX)).created_at = now - dt.timedelta(minutes=10)
+
+    with db.session(db_url) as s:
+        report = purge_conversations(s, days=21, now=now)
+    assert (report.conversations_deleted, report.drafts_deleted) == (1, 1)
+    assert report.events_deleted == 11 + 11  # the old conversation, and the old part of the long one
+    assert raw_rows(db_url, "old") == []
+    assert len(raw_rows(db_url, "recent")) == 11
+    assert [json.loads(r)["text"] for r in raw_rows(db_url, "long")] == ["och en sak till"]
+    with db.session(db_url) as s:
+        assert drafts.read(s, fresh) == "+46701234567" and drafts.read(s, stale) is None
+        counts = [(c.day, c.team, c.topic, c.conversations) for c in s.scalars(select(ConversationCount))]
+    assert counts == [((now - dt.timedelta(days=30)).date(), "berga", "parenting", 1)]
+
+    with db.session(db_url) as s:
+        again = purge_conversations(s, days=21, now=now)
+    assert (again.conversations_deleted, again.events_deleted, again.drafts_deleted) == (0, 0, 0)
+    with db.session(db_url) as s:
+        assert s.scalar(select(func.sum(ConversationCount.conversations))) == 1
+
+
+def test_a_handover_in_the_conversation_is_counted_as_one(store, db_url, domain):
+    tracker = conversation(domain, "s5")
+    tracker.update(BotUttered("Tack!", data={"custom": {"handover": {"code": "K7M-2QX", "team": "berga"}}}))
+    run(store.save(tracker))
+    run(store.delete("s5"))
+    with db.session(db_url) as s:
+        assert [(c.handover, c.conversations) for c in s.scalars(select(ConversationCount))] == [(True, 1)]
+
+
+def test_an_unreachable_database_fails_closed_through_rasas_fail_safe_wrapper(domain, tmp_path):
+    url = "postgresql://nara@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    store = NaraTrackerStore(domain=domain, url=url)
+    wrapped = FailSafeTrackerStore(store)  # what Rasa's Agent puts around every tracker store
+    with pytest.raises(StoreUnavailable):
+        run(wrapped.retrieve("s6"))
+    with pytest.raises(StoreUnavailable):
+        run(wrapped.save(conversation(domain, "s6")))
+    # Rasa's in-memory fallback was never used: nothing is kept in the process.
+    assert wrapped._fallback_tracker_store is None
+    db.engine(url).dispose()
+
+
+def test_an_event_broker_is_refused(domain, db_url):
+    with pytest.raises(ValueError, match="event broker"):
+        NaraTrackerStore(domain=domain, url=db_url, event_broker=object())
