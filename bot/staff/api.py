@@ -142,7 +142,8 @@ async def _answer(request: Request, work: Callable[[Session, Viewer], Any]) -> H
 
 
 def _status_filter(request: Request) -> Status | None:
-    values = request.args.getlist("status") or []
+    # With blank values kept: "?status=" is an unknown status (400), not the same as no filter at all.
+    values = request.get_args(keep_blank_values=True).getlist("status") or []
     if not values:
         return None
     if len(values) > 1 or values[0] not in Status.__members__:
