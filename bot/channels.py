@@ -5,6 +5,8 @@ Every message, before Rasa sees it:
   (the same limit and wording as `InputScreen`, which still guards `rasa shell` and the tests).
 - **Rate**: more than `NARA_RATE_LIMIT_MESSAGES` (10) in `NARA_RATE_LIMIT_SECONDS` (20) in one
   conversation gets a kind "slow down" reply (with 112) and is not read. Counted per server process.
+- **Control characters** (NUL, escape, …; not tab or line breaks) are taken out of the text and the sender
+  id: nobody types them, and PostgreSQL refuses a NUL.
 - **Metadata** from the client is dropped, and a sender id longer than 128 characters is replaced by
   its hash: nothing the client makes up grows the store.
 - **Fail closed**: when the conversation database cannot be used (`StoreUnavailable`), the resident gets
@@ -33,6 +35,7 @@ from sanic import Blueprint
 from sanic.request import Request
 
 from bot.privacy import install_log_redaction
+from bot.text import without_control
 from bot.tracker_store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ class Guard:
 
     @staticmethod
     def sender(sender_id: str | None) -> str | None:
+        sender_id = without_control(sender_id) if sender_id else sender_id
         if sender_id and len(sender_id) > MAX_SENDER_CHARS:
             return "h-" + hashlib.sha256(sender_id.encode()).hexdigest()[:40]
         return sender_id
@@ -111,6 +115,8 @@ class Guard:
         async def guarded(message: UserMessage) -> None:
             message.sender_id = self.sender(message.sender_id)
             message.metadata = None
+            if message.text:
+                message.text = without_control(message.text)  # a NUL is never typed; PostgreSQL refuses it
             if len(message.text or "") > MAX_MESSAGE_CHARS:
                 await self._reply(message, "input_too_long")
                 return

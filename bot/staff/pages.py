@@ -44,6 +44,7 @@ from bot.store.handovers import (
     transition,
 )
 from bot.store.models import Role, Staff, Status, Team, utcnow
+from bot.text import has_control, without_control
 
 TEMPLATES = Path(__file__).parent / "templates"
 TZ = ZoneInfo("Europe/Stockholm")
@@ -201,6 +202,13 @@ async def load_user(request: Request) -> None:
                 team_name=staff.team.name if staff.team is not None else None,
                 csrf=row.csrf_token,
             )
+
+
+def path_value(raw: str) -> str:
+    """A name from the path (Sanic leaves path parameters percent-encoded). One with a control character
+    is no one's name: it becomes "", which matches no account or team ("not found")."""
+    value = unquote(raw)
+    return "" if has_control(value) else value
 
 
 def _same(given: str | None, expected: str | None) -> bool:
@@ -423,7 +431,7 @@ def blueprint() -> Blueprint:
     @staff_only()
     async def handover_status(request: Request, user: CurrentUser, code: str) -> HTTPResponse:
         wanted = request.form.get("to", "")
-        note = (request.form.get("note") or "").strip() or None
+        note = without_control(request.form.get("note") or "").strip() or None  # as the store keeps it
         if wanted not in STATUSES:
             return handover_page(request, user, code, status=400, error=UNKNOWN_ACTION)
         to = Status(wanted)
@@ -530,7 +538,7 @@ def blueprint() -> Blueprint:
     @bp.post("/admin/staff/<username>/disable")
     @staff_only(admin=True)
     async def admin_disable(request: Request, user: CurrentUser, username: str) -> HTTPResponse:
-        username = unquote(username)  # Sanic leaves path parameters percent-encoded
+        username = path_value(username)
         if username.strip().lower() == user.viewer.username:
             return admin_page(request, user, status=400, error="Du kan inte stänga av ditt eget konto.")
         with db.session(request.app.ctx.db_url) as s:
@@ -542,7 +550,7 @@ def blueprint() -> Blueprint:
     @bp.post("/admin/staff/<username>/token")
     @staff_only(admin=True)
     async def admin_token(request: Request, user: CurrentUser, username: str) -> HTTPResponse:
-        username = unquote(username)
+        username = path_value(username)
         with db.session(request.app.ctx.db_url) as s:
             member = accounts.find_staff(s, username)
             if member is None:
@@ -556,7 +564,7 @@ def blueprint() -> Blueprint:
     @bp.post("/admin/teams/<team_id>/mailbox")
     @staff_only(admin=True)
     async def admin_mailbox(request: Request, user: CurrentUser, team_id: str) -> HTTPResponse:
-        team_id = unquote(team_id)
+        team_id = path_value(team_id)
         mailbox = (request.form.get("mailbox") or "").strip()
         if mailbox:
             try:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.store.models import AccessLog, ContactMethod, Handover, HandoverEvent, Role, Staff, Status, Team, utcnow
+from bot.text import without_control
 
 # Easy to read aloud and to type from a phone: no 0/O, 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -45,7 +46,7 @@ def new_code() -> str:
 def normalise_code(text: str) -> str:
     """'k7m2qx', 'K7M 2QX' and 'k7m-2qx' are the same code."""
     raw = "".join(ch for ch in text.upper() if ch.isalnum())
-    return f"{raw[:3]}-{raw[3:]}" if len(raw) == 6 else text.strip().upper()
+    return f"{raw[:3]}-{raw[3:]}" if len(raw) == 6 else without_control(text).strip().upper()
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ def transition(
     current = Status(handover.status)
     if to not in TRANSITIONS[current]:
         raise TransitionError(f"{current.value} → {to.value} is not allowed")
-    if to is Status.closed and not (note or "").strip():
+    note = without_control(note).strip() or None if note is not None else None
+    if to is Status.closed and note is None:
         raise TransitionError("closing needs an outcome")
     now = now or utcnow()
     handover.status = to.value

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Role, Staff, StaffSession, Team, utcnow
+from bot.text import has_control, without_control
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -57,12 +58,12 @@ def add_staff(
         raise ValueError(f"{username} already exists")
     if role is Role.admin:
         team_id = None
-    elif team_id is None or s.get(Team, team_id) is None:
+    elif team_id is None or has_control(team_id) or s.get(Team, team_id) is None:
         raise ValueError(f"a {role.value} needs a known team, not {team_id!r}")
     password = password or generate_password()
     staff = Staff(
         username=username,
-        display_name=display_name or username,
+        display_name=without_control(display_name or "").strip() or username,
         team_id=team_id,
         role=role.value,
         password_hash=hash_password(password),
@@ -73,7 +74,12 @@ def add_staff(
 
 
 def find_staff(s: Session, username: str) -> Staff | None:
-    return s.scalar(select(Staff).where(Staff.username == username.strip().lower()))
+    """The account with this username (any case, spaces around it ignored); None for a name that no
+    account can have (one with control characters, which PostgreSQL would not even compare)."""
+    name = username.strip().lower()
+    if has_control(name):
+        return None
+    return s.scalar(select(Staff).where(Staff.username == name))
 
 
 def list_staff(s: Session) -> list[Staff]:

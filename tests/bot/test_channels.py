@@ -50,6 +50,12 @@ def test_a_normal_message_reaches_the_bot_without_client_metadata():
     assert [r["text"] for r in replies] == ["SVAR"] and bot.seen[0].metadata is None
 
 
+def test_control_characters_never_reach_the_bot():
+    bot = Bot()
+    say(Guard(RateLimiter(10, 20)), bot, "hej\x00 jag\x1b mår dåligt\n\tidag", sender="ab\x00c")
+    assert bot.seen[0].text == "hej jag mår dåligt\n\tidag" and bot.seen[0].sender_id == "abc"
+
+
 def test_too_long_is_answered_kindly_and_never_read():
     bot = Bot()
     replies = say(Guard(RateLimiter(10, 20)), bot, "x" * (MAX_MESSAGE_CHARS + 1))
