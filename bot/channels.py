@@ -28,9 +28,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from sanic.request import Request
 
@@ -168,6 +168,34 @@ class NaraRestInput(RestInput):
         return super().blueprint(self.guard.wrap(on_new_message))
 
 
+class NaraSocketIOOutput(SocketIOOutput):
+    """What the web widget receives: one `bot_uttered` event per bot message.
+
+    Rasa's own socket.io output splits a text at every blank line into separate events (the widget would show
+    one answer as several bubbles and a screen reader announce it in pieces), and its `send_custom_json` passes
+    the payload's keys to `emit` as keyword arguments, so `{"article": ...}` raises a TypeError and the article's
+    source never arrives. Here a text is one event (the widget makes the paragraphs) and a custom payload is
+    `{"custom": {...}}`, as in the REST channel's output.
+    """
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._send_message(recipient_id, {"text": text.strip()})
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        replies = [{"content_type": "text", "title": b["title"], "payload": b["payload"]} for b in buttons]
+        await self._send_message(recipient_id, {"text": text.strip(), "quick_replies": replies})
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies, **kwargs)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        await self._send_message(recipient_id, {"custom": json_message})
+
+
 class NaraSocketIOInput(SocketIOInput):
     @classmethod
     def name(cls) -> str:
@@ -177,8 +205,19 @@ class NaraSocketIOInput(SocketIOInput):
         super().__init__(*args, **kwargs)
         self.guard = Guard()
 
+    def get_output_channel(self) -> OutputChannel | None:
+        return NaraSocketIOOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
+
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        blueprint = super().blueprint(self.guard.wrap(on_new_message))
+        guarded = self.guard.wrap(on_new_message)
+
+        async def with_our_output(message: UserMessage) -> None:
+            # Rasa's handler builds a stock SocketIOOutput for every message; ours replaces it (same server, room).
+            if type(message.output_channel) is SocketIOOutput:
+                message.output_channel = NaraSocketIOOutput(self.sio, self.bot_message_evt)
+            await guarded(message)
+
+        blueprint = super().blueprint(with_our_output)
         # Rasa creates the server with CORS handling off; only the configured origins may connect.
         self.sio.eio.cors_allowed_origins = allowed_origins()
         return blueprint

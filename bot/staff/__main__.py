@@ -1,4 +1,4 @@
-"""`python -m bot.staff [--host 127.0.0.1] [--port 8000]`: the staff web pages, one worker.
+"""`python -m bot.staff [--host 127.0.0.1] [--port 8001]`: the staff web pages, one worker.
 
 Environment: NARA_DATABASE_URL (the database), NARA_STAFF_BASE_URL (the pages' public address, for
 links in e-mails), NARA_SMTP_HOST / NARA_SMTP_PORT (no host: notifications are only logged), and
@@ -19,7 +19,7 @@ from bot.store.db import database_url
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.staff", description="Nära's staff web pages")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001)")
     args = parser.parse_args(argv)
     # Our own messages (e.g. "could not send a notification"); Sanic configures its own loggers.
     handler = logging.StreamHandler()

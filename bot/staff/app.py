@@ -55,7 +55,7 @@ def prepare_database(db_url: str) -> None:
 def create_app(
     db_url: str | None = None,
     *,
-    base_url: str = "http://localhost:8000",
+    base_url: str = "http://localhost:8001",
     smtp: tuple[str, int] | None = None,
     secure_cookies: bool = True,
 ) -> Sanic:

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 SUBJECT = "Nytt ärende i Nära"
 DEFAULT_SENDER = "Nära <noreply@localhost>"
-DEFAULT_BASE_URL = "http://localhost:8000"
+DEFAULT_BASE_URL = "http://localhost:8001"
 SMTP_TIMEOUT_SECONDS = 10
 # A handover code as bot.store.handovers.new_code makes them: nothing else goes into the link.
 _CODE = re.compile(f"[{CODE_ALPHABET}]{{3}}-[{CODE_ALPHABET}]{{3}}")

@@ -115,3 +115,36 @@ def test_socketio_accepts_only_the_configured_origins(monkeypatch):
 def test_limit_counts_exactly(limit):
     limiter = RateLimiter(limit, 60, clock=Clock())
     assert [limiter.allow("k") for _ in range(limit + 1)] == [True] * limit + [False]
+
+
+class FakeSio:
+    def __init__(self):
+        self.emitted: list[tuple[str, object, str]] = []
+
+    async def emit(self, event, data=None, room=None, **kwargs):
+        assert not kwargs, f"unexpected keyword arguments to emit: {kwargs}"
+        self.emitted.append((event, data, room))
+
+
+def test_the_widget_gets_one_event_per_message_and_custom_payloads_intact():
+    from bot.channels import NaraSocketIOOutput
+
+    sio = FakeSio()
+    out = NaraSocketIOOutput(sio, "bot_uttered")
+    article = {"article": "a", "title": "T", "source": {"title": "S", "url": "https://x"}, "reviewed_at": "2026-05-01"}
+
+    async def send() -> None:
+        await out.send_response("room1", {"text": "Första stycket.\n\nAndra stycket."})
+        await out.send_response("room1", {"text": "Välj", "buttons": [{"title": "Ja", "payload": "/affirm"}]})
+        await out.send_response("room1", {"custom": dict(article)})
+
+    asyncio.run(send())
+    assert sio.emitted == [
+        ("bot_uttered", {"text": "Första stycket.\n\nAndra stycket."}, "room1"),
+        (
+            "bot_uttered",
+            {"text": "Välj", "quick_replies": [{"content_type": "text", "title": "Ja", "payload": "/affirm"}]},
+            "room1",
+        ),
+        ("bot_uttered", {"custom": article}, "room1"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://127.0.0.1:5005"
 ACTIONS_URL = "http://127.0.0.1:5055"
-STAFF_URL = "http://127.0.0.1:8000"
+STAFF_URL = "http://127.0.0.1:8001"
+WEB_URL = "http://127.0.0.1:8000"
 E2E_DIR = ROOT / "build" / "e2e"
 DATABASE_URL = f"sqlite:///{E2E_DIR / 'nara.db'}"
 TOKEN = "e2e-" + uuid.uuid4().hex
@@ -69,22 +72,22 @@ def mailbox():
     box.controller.stop()
 
 
-@pytest.fixture(scope="session")
-def server(mailbox):
-    """The running bot and staff app: started by scripts/run, stopped (whole process group) after the session."""
-    if _up(RASA_URL) or _up(ACTIONS_URL + "/health") or _up(STAFF_URL + "/login"):
-        pytest.fail("ports 5005/5055/8000 are busy: stop the running bot (make run) before the end-to-end tests")
+@contextlib.contextmanager
+def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> Iterator[None]:
+    """Nära as `make run` starts it (scripts/run: Rasa, actions, staff app, web app), on a fresh database;
+    stopped (the whole process group) afterwards."""
+    if _up(RASA_URL) or _up(ACTIONS_URL + "/health") or _up(STAFF_URL + "/login") or _up(WEB_URL + "/"):
+        pytest.fail("ports 5005/5055/8000/8001 are busy: stop the running bot (make run) before the end-to-end tests")
     E2E_DIR.mkdir(parents=True, exist_ok=True)
     (E2E_DIR / "nara.db").unlink(missing_ok=True)
-    log = (ROOT / "build" / "e2e-run.log").open("w")
+    log = (ROOT / "build" / log_name).open("w")
     env = {
         **os.environ,
         "RASA_AUTH_TOKEN": TOKEN,
         "NARA_DEMO_MODE": "1",
         "NARA_DATABASE_URL": DATABASE_URL,
-        "NARA_SMTP_HOST": "127.0.0.1",
-        "NARA_SMTP_PORT": str(mailbox.port),
         "NARA_STAFF_BASE_URL": STAFF_URL,
+        **extra_env,
     }
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run")],
@@ -94,19 +97,27 @@ def server(mailbox):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not (_up(RASA_URL) and _up(ACTIONS_URL + "/health") and _up(STAFF_URL + "/login")):
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGTERM)
-            pytest.fail(f"scripts/run did not come up; see {log.name}")
-        time.sleep(1)
-    yield RASA_URL
-    os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not (_up(RASA_URL) and _up(ACTIONS_URL + "/health") and _up(STAFF_URL + "/login") and _up(WEB_URL + "/")):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"scripts/run did not come up; see build/{log_name}")
+            time.sleep(1)
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(mailbox):
+    """The running bot, staff app and web app: started by scripts/run, stopped after the session."""
+    with running_nara({"NARA_SMTP_HOST": "127.0.0.1", "NARA_SMTP_PORT": str(mailbox.port)}):
+        yield RASA_URL
 
 
 class Chat:

@@ -136,7 +136,7 @@ def test_settings_from_the_environment(monkeypatch):
     monkeypatch.delenv("NARA_SMTP_PORT", raising=False)
     monkeypatch.delenv("NARA_STAFF_BASE_URL", raising=False)
     assert notify.smtp_from_env() is None
-    assert notify.base_url_from_env() == "http://localhost:8000"
+    assert notify.base_url_from_env() == "http://localhost:8001"
     monkeypatch.setenv("NARA_SMTP_HOST", "smtp.kommun.example")
     assert notify.smtp_from_env() == ("smtp.kommun.example", 25)
     monkeypatch.setenv("NARA_SMTP_PORT", "2525")

@@ -1,0 +1,1 @@
+"""The public web app: the embeddable chat widget, a demo municipal page and the accessibility statement."""
