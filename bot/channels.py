@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import inspect
 import logging
 import os
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1500
 MAX_SENDER_CHARS = 128
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
@@ -218,6 +222,29 @@ class NaraSocketIOInput(SocketIOInput):
             await guarded(message)
 
         blueprint = super().blueprint(with_our_output)
-        # Rasa creates the server with CORS handling off; only the configured origins may connect.
+        # Rasa creates the engine.io server with CORS handling off. Turned on, engine.io refuses every other origin,
+        # which matters for websockets (browsers apply no CORS to them). Its CORS *headers* stay off: Rasa's
+        # `--cors` (Sanic-Cors, from the same NARA_CORS_ORIGINS in scripts/run) already writes them, and a header
+        # sent twice makes a browser refuse every polling answer (seen in Chromium: "contains multiple values").
         self.sio.eio.cors_allowed_origins = allowed_origins()
+        self._replace_session_request()
+        self.sio.eio._cors_headers = lambda environ: []  # noqa: SLF001 - engine.io has no public switch for this
         return blueprint
+
+    def _replace_session_request(self) -> None:
+        """Rasa 3.6 calls `sio.enter_room` without awaiting it, and in the python-socketio that Rasa installs it is
+        a coroutine: the socket never joins its session's room, so with `session_persistence` no answer ever
+        reaches the browser. This handler replaces Rasa's and awaits it; a session id that is not the widget's
+        kind (letters, digits, '-' and '_', at most 64) is replaced by a new random one."""
+        sio = self.sio
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            ok = isinstance(requested, str) and SESSION_ID.fullmatch(requested)
+            session_id = requested if ok else uuid.uuid4().hex
+            if self.session_persistence:
+                joined = sio.enter_room(sid, session_id, namespace=self.namespace)
+                if inspect.isawaitable(joined):
+                    await joined
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)

@@ -4,6 +4,7 @@ client metadata, long sender ids, and failing closed when the conversation datab
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -148,3 +149,35 @@ def test_the_widget_gets_one_event_per_message_and_custom_payloads_intact():
         ),
         ("bot_uttered", {"custom": article}, "room1"),
     ]
+
+
+@pytest.mark.parametrize(
+    "data, kept",
+    [
+        ({"session_id": "f026fa171b0b269a156bd23245c5add1"}, True),
+        ({"session_id": "x" * 65}, False),
+        ({"session_id": "../a b"}, False),
+        ({}, False),
+        ("not a dict", False),
+        (None, False),
+    ],
+)
+def test_a_session_request_joins_the_sessions_room_and_confirms_it(data, kept):
+    channel = NaraSocketIOInput(session_persistence=True)
+    channel.blueprint(Bot())
+    calls: list[tuple] = []
+
+    async def enter_room(sid, room, namespace=None):  # a coroutine, as in the python-socketio Rasa installs
+        calls.append(("enter_room", sid, room))
+
+    async def emit(event, data=None, room=None, namespace=None):
+        calls.append(("emit", event, data, room))
+
+    channel.sio.enter_room, channel.sio.emit = enter_room, emit
+    asyncio.run(channel.sio.handlers["/"]["session_request"]("sid1", data))
+    (_, _, room), (_, event, confirmed, to) = calls
+    assert event == "session_confirm" and to == "sid1" and confirmed == room
+    if kept:
+        assert room == data["session_id"]
+    else:
+        assert re.fullmatch(r"[0-9a-f]{32}", room)  # a new random one

@@ -75,6 +75,17 @@
   function richText(text) {
     var box = el("div", { className: "nara-text" });
     String(text || "").split(/\n{2,}/).forEach(function (paragraph) {
+      var lines = paragraph.split("\n");
+      if (lines.every(function (line) { return /^[-•] /.test(line); })) {
+        var list = el("ul");
+        lines.forEach(function (line) {
+          var item = el("li");
+          linkNumbers(item, line.slice(2));
+          list.appendChild(item);
+        });
+        box.appendChild(list);
+        return;
+      }
       var p = el("p");
       paragraph.split("\n").forEach(function (line, i) {
         if (i > 0) p.appendChild(el("br"));
@@ -171,6 +182,7 @@
     var old = message.node;
     var node = render(message);
     if (old && old.parentNode) old.parentNode.replaceChild(node, old);
+    scrollDown();
     saveState();
   }
 
@@ -209,6 +221,8 @@
     }
     if (custom.crisis) {
       turn.forEach(function (m) { m.crisis = custom.crisis; rerender(m); });
+      // The crisis reply is read from its start ("Om det är akut", 112), not from its end.
+      if (turn[0]) els.log.scrollTop = turn[0].node.offsetTop - els.log.offsetTop;
       return;
     }
     if (!last) return;
@@ -227,6 +241,7 @@
     showError("");
     if (!text) return showError(label("empty"));
     if (text.length > config.max_chars) return showError(label("too_long"));
+    if (!socket) return setOffline(true);
     append({ from: "user", text: shown || text });
     setTyping(true);
     socket.emit("user_uttered", { message: text, session_id: state.id });
@@ -323,8 +338,8 @@
       els.error,
     ]);
     els.panel = el("section", { id: "nara-panel", className: "nara-panel", "aria-labelledby": "nara-title" }, [
-      el("div", { className: "nara-header" }, [el("h2", { id: "nara-title", className: "nara-title", text: label("title") }), els.exit, els.close]),
-      el("p", { className: "nara-hint", text: label("exit_hint") }),
+      el("div", { className: "nara-header" }, [el("h2", { id: "nara-title", className: "nara-title", text: label("title") }), els.close]),
+      el("div", { className: "nara-exit-row" }, [els.exit, el("p", { className: "nara-hint", text: label("exit_hint") })]),
       els.log,
       els.typing,
       els.offline,
