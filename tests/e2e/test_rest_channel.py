@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.loader import cached_knowledge
 from knowledge.phones import unknown_numbers
-from tests.e2e.conftest import DATABASE_URL, ROOT, TOKEN, _get, payloads, texts
+from tests.e2e.conftest import DATABASE_URL, TOKEN, _get, payloads, texts
 
 pytestmark = pytest.mark.e2e
 KB = cached_knowledge()
