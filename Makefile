@@ -1,5 +1,5 @@
 # Thin: every target calls a script in scripts/.
-.PHONY: run test shell train bootstrap evaluate validate
+.PHONY: run test shell train bootstrap evaluate validate cluster bench
 
 run:        ## set up, train if needed, start the bot (Rasa :5005, actions :5055)
 	scripts/run
@@ -15,3 +15,7 @@ evaluate:   ## NLU and retrieval evaluation on held-out examples -> reports/
 	scripts/bootstrap && .venv/bin/nara evaluate
 validate:   ## validate the knowledge base
 	scripts/bootstrap && .venv/bin/nara knowledge validate
+cluster:    ## PostgreSQL, Redis, several Rasa and action servers behind nginx, on loopback (docs/scaling.md)
+	scripts/cluster
+bench:      ## Nära against stock Rasa under load -> reports/bench.md, reports/bench.png
+	scripts/bench

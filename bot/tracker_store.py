@@ -28,6 +28,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, select
 
+from bot.limits import apply_turn_limits
 from bot.privacy import install_log_redaction, redact
 from bot.store import db
 from bot.store.models import ConversationEvent
@@ -77,6 +78,7 @@ class NaraTrackerStore(TrackerStore):
             # A broker would publish every event unredacted to another system.
             raise ValueError("Nära's tracker store publishes to no event broker: remove event_broker from endpoints")
         install_log_redaction()
+        apply_turn_limits()  # the Rasa server that keeps conversations here runs one turn at a time (bot/limits.py)
         self.url = url or (host if host and "://" in host else None) or db.database_url()
         super().__init__(domain, None, **kwargs)
 

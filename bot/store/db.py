@@ -34,7 +34,19 @@ def engine(url: str | None = None) -> Engine:
     url = url or database_url()
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    created = create_engine(url, future=True, pool_pre_ping=True)
+    if url.startswith("sqlite"):
+        created = create_engine(url, future=True, pool_pre_ping=True)
+    else:
+        # Sized so that every process of every instance together stays under PostgreSQL's max_connections
+        # (docs/scaling.md; scripts/cluster sets these from the formula).
+        created = create_engine(
+            url,
+            future=True,
+            pool_pre_ping=True,
+            pool_size=int(os.environ.get("NARA_DB_POOL_SIZE") or 5),
+            max_overflow=int(os.environ.get("NARA_DB_MAX_OVERFLOW") or 5),
+            pool_timeout=10,
+        )
     if created.dialect.name == "sqlite":
         event.listen(created, "connect", _sqlite_pragmas)
     return created
