@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 
 from actions.messages import message
 from knowledge.loader import cached_knowledge
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.browser.conftest import ROOT
 from tests.e2e.conftest import RASA_URL, WEB_URL, running_nara
 
 pytestmark = pytest.mark.browser
@@ -34,18 +34,6 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 def nara() -> Iterator[str]:
     with running_nara({}, log_name="widget-run.log"):
         yield WEB_URL
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Visit:
@@ -69,11 +57,11 @@ class Visit:
 
 
 @pytest.fixture
-def visit(browser, nara) -> Iterator[callable]:
+def visit(chromium, nara) -> Iterator[callable]:
     visits: list[Visit] = []
 
     def make(**options) -> Visit:
-        visits.append(Visit(browser, **options))
+        visits.append(Visit(chromium, **options))
         return visits[-1]
 
     yield make
@@ -319,7 +307,7 @@ def test_every_page_has_no_serious_accessibility_violation(visit):
     assert serious_violations(page) == [], "the open widget"
 
 
-def test_nothing_is_kept_after_the_tab_closes_and_no_cookie_is_set(visit, browser):
+def test_nothing_is_kept_after_the_tab_closes_and_no_cookie_is_set(visit):
     v = visit()
     open_chat(v.page)
     say(v.page, "min man och jag bråkar hela tiden")

@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.e2e.conftest import running
 
 pytestmark = pytest.mark.cluster
 
@@ -89,40 +92,22 @@ def assert_whole_turns(db_url: str, sender: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> dict[str, Any]:
-    if any(_up(f"http://127.0.0.1:{port}/") for port in (PUBLIC, *RASA_PORTS)):
+def cluster() -> Iterator[dict[str, Any]]:
+    ready = [f"http://127.0.0.1:{port}/" for port in (*RASA_PORTS, PUBLIC)]
+    if any(_up(url) for url in ready):
         pytest.fail(f"ports {PUBLIC}/{RASA_PORTS} are busy: stop the running cluster first")
     DIR.mkdir(parents=True, exist_ok=True)
-    log = (DIR / "cluster.log").open("w")
     env = {**os.environ, "NARA_CLUSTER_DIR": str(DIR), "NARA_RASA_INSTANCES": "2", "NARA_CLUSTER_PORT": str(PUBLIC)}
-    process = subprocess.Popen(
-        [str(ROOT / "scripts" / "cluster")],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while not all(_up(f"http://127.0.0.1:{port}/") for port in (*RASA_PORTS, PUBLIC)):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"scripts/cluster did not come up; see {DIR / 'cluster.log'}")
-            time.sleep(1)
+    with running(
+        [str(ROOT / "scripts" / "cluster")], env, ready, DIR / "cluster.log", "scripts/cluster", START_TIMEOUT_S
+    ):
         base = (
             os.environ.get("NARA_TEST_POSTGRES_URL")
             or subprocess.run(
                 [str(ROOT / "scripts" / "postgres"), "start"], capture_output=True, text=True, check=True
             ).stdout.strip()
         )
-        yield {"db": base.rsplit("/", 1)[0] + "/nara", "public": f"http://127.0.0.1:{PUBLIC}", "process": process}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+        yield {"db": base.rsplit("/", 1)[0] + "/nara", "public": f"http://127.0.0.1:{PUBLIC}"}
 
 
 def rasa(i: int) -> str:

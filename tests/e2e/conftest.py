@@ -73,35 +73,18 @@ def mailbox():
 
 
 @contextlib.contextmanager
-def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> Iterator[None]:
-    """Nära as `make run` starts it (scripts/run: Rasa, actions, staff app, web app), on a fresh database;
-    stopped (the whole process group) afterwards."""
-    if _up(RASA_URL) or _up(ACTIONS_URL + "/health") or _up(STAFF_URL + "/login") or _up(WEB_URL + "/"):
-        pytest.fail("ports 5005/5055/8000/8001 are busy: stop the running bot (make run) before the end-to-end tests")
-    E2E_DIR.mkdir(parents=True, exist_ok=True)
-    (E2E_DIR / "nara.db").unlink(missing_ok=True)
-    log = (ROOT / "build" / log_name).open("w")
-    env = {
-        **os.environ,
-        "RASA_AUTH_TOKEN": TOKEN,
-        "NARA_DEMO_MODE": "1",
-        "NARA_DATABASE_URL": DATABASE_URL,
-        "NARA_STAFF_BASE_URL": STAFF_URL,
-        **extra_env,
-    }
-    process = subprocess.Popen(
-        [str(ROOT / "scripts" / "run")],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+def running(
+    command: list[str], env: dict[str, str], ready: list[str], log_path: Path, what: str, timeout: float = 0
+) -> Iterator[None]:
+    """Starts `command` in its own process group, waits until every URL in `ready` answers 200, and stops the
+    whole group afterwards (SIGTERM, then SIGKILL after 30 s)."""
+    log = log_path.open("w")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not (_up(RASA_URL) and _up(ACTIONS_URL + "/health") and _up(STAFF_URL + "/login") and _up(WEB_URL + "/")):
+        deadline = time.monotonic() + (timeout or START_TIMEOUT_S)
+        while not all(_up(url) for url in ready):
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"scripts/run did not come up; see build/{log_name}")
+                pytest.fail(f"{what} did not come up; see {log_path}")
             time.sleep(1)
         yield
     finally:
@@ -111,6 +94,26 @@ def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> It
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@contextlib.contextmanager
+def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> Iterator[None]:
+    """Nära as `make run` starts it (scripts/run: Rasa, actions, staff app, web app), on a fresh database."""
+    ready = [RASA_URL, ACTIONS_URL + "/health", STAFF_URL + "/login", WEB_URL + "/"]
+    if any(_up(url) for url in ready):
+        pytest.fail("ports 5005/5055/8000/8001 are busy: stop the running bot (make run) before the end-to-end tests")
+    E2E_DIR.mkdir(parents=True, exist_ok=True)
+    (E2E_DIR / "nara.db").unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "RASA_AUTH_TOKEN": TOKEN,
+        "NARA_DEMO_MODE": "1",
+        "NARA_DATABASE_URL": DATABASE_URL,
+        "NARA_STAFF_BASE_URL": STAFF_URL,
+        **extra_env,
+    }
+    with running([str(ROOT / "scripts" / "run")], env, ready, ROOT / "build" / log_name, "scripts/run"):
+        yield
 
 
 @pytest.fixture(scope="session")

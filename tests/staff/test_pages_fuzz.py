@@ -16,7 +16,6 @@ import asyncio
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +23,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 
 from bot.staff import pages
 from bot.staff.app import create_app
@@ -33,6 +32,7 @@ from bot.store.handovers import TRANSITIONS, Viewer, create_handover, get_handov
 from bot.store.models import AccessLog, Handover, HandoverEvent, Staff, StaffSession, Status, Team
 from bot.store.staff import MAX_FAILED_LOGINS, find_staff, start_session
 from bot.text import has_control, without_control
+from tests.scratch_db import scratch_postgres
 from tests.staff.conftest import BASE_URL, PASSWORD, Client, csrf_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:You have set a listener:UserWarning")
@@ -95,26 +95,12 @@ def nasty_text(max_size: int = 80) -> st.SearchStrategy[str]:
 
 def _postgres_copy(template_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database with the template's teams and accounts (their argon2 hashes copied, not redone)."""
-    base = os.environ["NARA_TEST_POSTGRES_URL"]
-    name = f"nara_fuzz_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + "/" + name
-    try:
-        db.upgrade(url)
+    with scratch_postgres("nara_fuzz") as url:
         with db.engine(template_url).connect() as source, db.engine(url).begin() as target:
             for table in (Team.__table__, Staff.__table__):
                 target.execute(table.insert(), [dict(row._mapping) for row in source.execute(table.select())])
             target.execute(text("SELECT setval(pg_get_serial_sequence('staff', 'id'), (SELECT max(id) FROM staff))"))
         yield url
-    finally:
-        db.engine(url).dispose()
-        db.engine.cache_clear()
-        db._sessions.cache_clear()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

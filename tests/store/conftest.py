@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.store import db
 from bot.store.models import Role, Team
+from tests.scratch_db import scratch_postgres
 
 # The people the scope tests use: two Berga social workers, a Berga team lead, a Lambohov social worker
 # and an admin (username, team, role).
@@ -31,20 +30,8 @@ def db_url(request, tmp_path):
         db.upgrade(url)
         yield url
         return
-    base = os.environ["NARA_TEST_POSTGRES_URL"]
-    name = f"nara_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + "/" + name
-    db.upgrade(url)
-    yield url
-    db.engine(url).dispose()
-    db.engine.cache_clear()
-    db._sessions.cache_clear()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("nara_test") as url:
+        yield url
 
 
 @pytest.fixture
