@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -244,9 +245,14 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Leaves of stacks that wait rather than work: Rasa's thread-pool workers waiting for a job (py-spy with
+# --nonblocking cannot tell that they are idle).
+IDLE_FRAMES = ("_worker (concurrent/futures/thread.py)",)
+
+
 def top_functions(collapsed: str, limit: int = 15) -> dict[str, list[tuple[str, float]]]:
     """Self and inclusive time per function (percent of samples) from py-spy's raw (collapsed) output:
-    one line per stack, `frame;frame;...;frame count`."""
+    one line per stack, `function (file:line);...;function (file:line) count`; idle stacks are left out."""
     total = 0
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
@@ -254,7 +260,9 @@ def top_functions(collapsed: str, limit: int = 15) -> dict[str, list[tuple[str, 
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        frames = stack.split(";")
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]  # per function, not per line
+        if frames[-1] in IDLE_FRAMES:
+            continue
         total += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
@@ -662,6 +670,7 @@ def plot(result: dict[str, Any], out: Path) -> None:
     )
     for ax in (left, right):
         ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
         ax.legend()
     fig.suptitle(f"make bench, {result['generated_at']}")
     fig.tight_layout()
@@ -694,10 +703,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="py-spy on Nära's Rasa server at --profile-level")
     p.add_argument("--profile-level", type=int, default=10)
     p.add_argument("--reports", default=str(REPORTS), help="where bench.{json,md,png} go (default reports/)")
+    p.add_argument("--note", action="append", default=[], help="a line for the report (e.g. what else ran)")
+    p.add_argument(
+        "--stock-epochs",
+        type=int,
+        help="train stock Rasa's DIET, ResponseSelector, TED and UnexpecTED with this many epochs instead of 100: "
+        "the same architecture, so the same work per message, but not stock's predictions, training time or F1 "
+        "(for a machine too busy to train stock Rasa in time; the report says so)",
+    )
     args = p.parse_args(argv)
     args.levels = [int(n) for n in args.levels.split(",") if n.strip()]
-    args.bots = [BOTS[name.strip()] for name in args.bots.split(",") if name.strip()]
+    bots = dict(BOTS)
+    if args.stock_epochs:
+        bots["stock"] = stock_with_epochs(args.stock_epochs)
+    args.bots = [bots[name.strip()] for name in args.bots.split(",") if name.strip()]
     return args
+
+
+def stock_with_epochs(epochs: int) -> Bot:
+    """bench/stock/config.yml with every `epochs` replaced, written to build/bench/."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / STOCK_CONFIG).read_text())
+    for component in config["pipeline"] + config["policies"]:
+        if "epochs" in component:
+            component["epochs"] = epochs
+    path = BENCH_BUILD / f"stock-epochs{epochs}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# bench/stock/config.yml with epochs {epochs} (bench/run.py --stock-epochs)\n" + yaml.safe_dump(config)
+    )
+    stock = BOTS["stock"]
+    return dataclasses.replace(
+        stock, label=f"stock Rasa, {epochs} epoch{'s' if epochs != 1 else ''}", config=str(path.relative_to(ROOT))
+    )
 
 
 def _interrupt(*_: object) -> None:
@@ -739,8 +778,18 @@ def main(argv: list[str] | None = None) -> int:
         result["notes"].append("NLU macro-F1 was skipped (--skip-f1).")
     else:
         for bot in args.bots:
+            if bot.name == "stock" and args.stock_epochs:
+                result["notes"].append(f"No F1 for {bot.label}: not stock's predictions (--stock-epochs).")
+                continue
             print(f"bench: held-out NLU macro-F1 of {bot.label} ...", flush=True)
             result["bots"][bot.name].update(macro_f1(bot))
+    if args.stock_epochs:
+        result["notes"].append(
+            f"Stock Rasa was trained with {args.stock_epochs} epochs instead of 100 (--stock-epochs): the same "
+            "components and layers, so the same work per message, but its training time is not stock's, and its "
+            "different predictions can take different dialogue paths."
+        )
+    result["notes"] += args.note
     messages = messages_from_knowledge(cached_knowledge())
     for bot in args.bots:
         result["bots"][bot.name]["levels"] = run_bot(bot, models[bot.name], messages, args)

@@ -76,7 +76,7 @@ tracker_store:
   type: bot.tracker_store.NaraTrackerStore  # NARA_DATABASE_URL: PostgreSQL
 
 lock_store:
-  type: redis
+  type: bot.lock_store.NaraRedisLockStore  # Rasa's redis lock store with atomic tickets (bot/lock_store.py)
   url: 127.0.0.1
   port: {ports.redis}
   db: 0

@@ -201,13 +201,14 @@ def test_top_functions_from_py_spy_raw_output():
     collapsed = "\n".join(
         [
             "<module> (run.py:1);handle (app.py:10);parse (nlu.py:5) 60",
-            "<module> (run.py:1);handle (app.py:10);save (store.py:7) 30",
+            "<module> (run.py:1);handle (app.py:12);save (store.py:7) 30",
             "<module> (run.py:1);handle (app.py:10) 10",
+            "_bootstrap (threading.py:1);_worker (concurrent/futures/thread.py:80) 500",
             "garbage line",
         ]
     )
     top = run.top_functions(collapsed)
-    assert top["self"][0] == ("parse (nlu.py:5)", 60.0)
-    assert dict(top["self"])["handle (app.py:10)"] == 10.0
-    assert dict(top["inclusive"])["handle (app.py:10)"] == 100.0 and dict(top["inclusive"])["save (store.py:7)"] == 30.0
+    assert top["self"][0] == ("parse (nlu.py)", 60.0)
+    assert dict(top["self"])["handle (app.py)"] == 10.0
+    assert dict(top["inclusive"])["handle (app.py)"] == 100.0 and dict(top["inclusive"])["save (store.py)"] == 30.0
     assert run.top_functions("") == {"self": [], "inclusive": []}

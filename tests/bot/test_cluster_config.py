@@ -40,7 +40,7 @@ def test_postgresqls_default_gives_two_instances_their_share():
 
 def test_the_endpoints_share_postgresql_and_lock_in_redis():
     text = cluster.endpoints_yml(PORTS)
-    assert "type: redis" in text and "port: 6390" in text and "key_prefix: nara" in text
+    assert "type: bot.lock_store.NaraRedisLockStore" in text and "port: 6390" in text and "key_prefix: nara" in text
     assert "bot.tracker_store.NaraTrackerStore" in text and "http://127.0.0.1:8082/webhook" in text
 
 

@@ -121,7 +121,7 @@ def test_the_cluster_serves_the_chat_the_web_page_and_the_staff_app_through_ngin
         assert json.loads(response.read())["chat_url"] == public
     assert _up(f"http://127.0.0.1:{PUBLIC + 1}/login")
     config = (DIR / "endpoints.yml").read_text()
-    assert "type: redis" in config and "bot.tracker_store.NaraTrackerStore" in config
+    assert "bot.lock_store.NaraRedisLockStore" in config and "bot.tracker_store.NaraTrackerStore" in config
 
 
 def test_turns_alternating_between_two_servers_keep_state_and_order(cluster):
