@@ -11,6 +11,9 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # Rasa's anonymous telemetry would try to reach the internet.
 export RASA_TELEMETRY_ENABLED=false
 
+# A free TCP port on loopback (the kernel picks it).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 is_py310() { [ -n "${1:-}" ] && "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else 1)' >/dev/null 2>&1; }
