@@ -280,9 +280,14 @@ def top_functions(collapsed: str, limit: int = 15) -> dict[str, list[tuple[str, 
 
 
 def _inputs(bot: Bot) -> tuple[str, ...]:
-    from bot.training import MODEL_INPUTS
+    """What the bot's model depends on: Nära's MODEL_INPUTS with the bot's config, without Nära's own
+    components and spaCy pipeline when the config uses neither (stock Rasa: no retraining for a change there)."""
+    from bot.training import MODEL_INPUTS, NARA_COMPONENT_INPUTS, config_uses_nara_components
 
-    return tuple(bot.config if path == "config.yml" else path for path in MODEL_INPUTS)
+    inputs = tuple(bot.config if path == "config.yml" else path for path in MODEL_INPUTS)
+    if config_uses_nara_components(ROOT / bot.config):
+        return inputs
+    return tuple(path for path in inputs if path not in NARA_COMPONENT_INPUTS)
 
 
 @contextlib.contextmanager

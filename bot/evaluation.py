@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.paths import BUILD, REPORTS, ROOT
-from bot.training import fingerprint, rasa
+from bot.training import NARA_COMPONENT_INPUTS, config_uses_nara_components, fingerprint, rasa
 from knowledge.export import Example, article_examples, augment, place_examples, split, write_nlu
 from knowledge.loader import load_knowledge
 
@@ -53,7 +53,8 @@ def handwritten_examples(nlu_dir: Path = ROOT / "nlu") -> list[Example]:
 def _train_eval_model(train_examples: list[Example], config: Path) -> Path:
     write_nlu(EVAL_DIR / "train" / "nlu.yml", train_examples)
     config_rel = str(config.resolve().relative_to(ROOT))
-    key = fingerprint((config_rel, "build/eval/train", "bot/rasa_components", "build/spacy/sv_nara/meta.json"))
+    inputs = (config_rel, "build/eval/train")
+    key = fingerprint(inputs + NARA_COMPONENT_INPUTS if config_uses_nara_components(config) else inputs)
     model = EVAL_DIR / "models" / f"eval-{key}.tar.gz"
     if not model.exists():
         rasa(

@@ -15,6 +15,17 @@ from knowledge.loader import load_knowledge
 # Everything the trained model depends on: training data (hand-written and generated), config,
 # domain, the spaCy pipeline and our own NLU components. Knowledge reaches it via build/nlu.
 MODEL_INPUTS = ("config.yml", "domain.yml", "nlu", "build/nlu", "bot/rasa_components", "build/spacy/sv_nara/meta.json")
+# The part of MODEL_INPUTS that only a config using Nära's components or spaCy pipeline depends on.
+NARA_COMPONENT_INPUTS = ("bot/rasa_components", "build/spacy/sv_nara/meta.json")
+
+
+def config_uses_nara_components(config: Path) -> bool:
+    """Whether a Rasa config's pipeline uses Nära's own components or its spaCy pipeline."""
+    import yaml
+
+    pipeline = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("pipeline") or []
+    names = [str(step.get("name", "")) for step in pipeline if isinstance(step, dict)]
+    return any(name.startswith("bot.") or name.startswith("Spacy") for name in names)
 
 
 def _files(paths: Iterable[str]) -> list[Path]:

@@ -210,3 +210,61 @@ def test_the_evaluation_set_is_large_enough_and_has_hard_negatives():
     assert "written" in header.lower()
     texts = [i["text"] for i in crisis + not_crisis]
     assert len(texts) == len(set(texts))
+
+
+def _reference_matcher(detector: CrisisDetector):
+    """One spaCy Matcher over every pattern of the rules, as the detector had before its prefilter."""
+    from spacy.matcher import Matcher
+
+    rules, figurative, child = load_rules()
+    matcher = Matcher(detector.nlp.vocab)
+    for rule in rules:
+        matcher.add(rule.id, [detector._pattern(p, rule.id) for p in rule.phrases])
+    matcher.add("figurative", [detector._pattern(p, "figurative") for p in figurative])
+    matcher.add("child_writer", [detector._pattern(p, "child_writer") for p in child])
+    return matcher
+
+
+def _reference_rules(detector: CrisisDetector, matcher, text: str) -> tuple[set[str], list[str], bool]:
+    """What the reference Matcher finds: rule ids, spans, child writer."""
+    doc, _, _ = detector._doc(text)
+    found = [(detector.nlp.vocab.strings[k], s, e) for k, s, e in matcher(doc)]
+    fig = [(s, e) for name, s, e in found if name == "figurative"]
+    kept = sorted(
+        {
+            (s, e, name)
+            for name, s, e in found
+            if name in detector.rules and not any(s < fe and fs < e for fs, fe in fig)
+        }
+    )
+    return (
+        {name for _, _, name in kept},
+        [doc[s:e].text for s, e, _ in kept],
+        any(n == "child_writer" for n, _, _ in found),
+    )
+
+
+def test_the_prefilter_never_changes_what_the_rules_find(detector: CrisisDetector) -> None:
+    """Each rule pattern's Matcher runs only when the message has every non-optional word the pattern
+    needs: on the whole evaluation set and every phrase of the rules, the result is exactly that of one
+    Matcher over all patterns."""
+    crisis, not_crisis, _ = load_set()
+    rules, figurative, child = load_rules()
+    texts = [i["text"] for i in crisis + not_crisis] + [p for r in rules for p in r.phrases] + figurative + child
+    texts = [t.replace("~", "bara").replace("<ålder>", "14") for t in texts]
+    matcher = _reference_matcher(detector)
+    fired = 0
+    for text in texts:
+        expected_rules, expected_spans, expected_child = _reference_rules(detector, matcher, text)
+        found = detector.detect(text)
+        if not expected_rules:
+            assert found is None, text
+            continue
+        fired += 1
+        assert found is not None, text
+        assert (set(found.rules), list(found.spans), found.child_writer) == (
+            expected_rules,
+            expected_spans,
+            expected_child,
+        ), text
+    assert fired > 300  # the comparison covered real matches, not only messages that match nothing
