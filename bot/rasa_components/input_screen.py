@@ -48,7 +48,7 @@ class InputScreen(StatelessComponent, IntentClassifier):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        language.guess("värm upp detektorn")  # load the language models now, not on a resident's first message
+        language.warm_up()  # load the language models now, not on a resident's first message
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:

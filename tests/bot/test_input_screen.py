@@ -81,3 +81,13 @@ def test_the_guess_names_the_language():
     assert guess("hello I need help with my son").language == "english"
     assert guess("أحتاج مساعدة مع ابني").language == "arabic"
     assert guess("jag behöver hjälp").swedish
+
+
+def test_the_language_models_are_loaded_when_the_component_starts_not_on_a_message() -> None:
+    """Loading them takes seconds: a resident's first message in another language must not wait for it."""
+    from bot import language
+    from bot.rasa_components.input_screen import InputScreen
+
+    language._detector.cache_clear()
+    InputScreen(InputScreen.get_default_config())
+    assert language._detector.cache_info().currsize == 1

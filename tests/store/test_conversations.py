@@ -115,6 +115,58 @@ def test_each_save_appends_only_the_new_events_and_sessions_are_respected(store,
     assert set(run(store.keys())) == {"s2"}
 
 
+def _selects_during(db_url: str, work) -> list[str]:
+    """The SELECT statements the database saw while `work` ran."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    engine = db.engine(db_url)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_saving_a_retrieved_tracker_writes_its_new_events_without_counting_the_stored_ones(store, db_url, domain):
+    run(store.save(conversation(domain, "s7")))
+    first = raw_rows(db_url, "s7")
+    for turn in range(3):
+        tracker = run(store.retrieve("s7"))
+        tracker.update(UserUttered(f"fråga {turn}", intent={"name": "greet", "confidence": 1.0}))
+        tracker.update(ActionExecuted("action_listen"))
+        assert _selects_during(db_url, lambda t=tracker: run(store.save(t))) == []
+        run(store.save(tracker))  # saved twice in one turn: nothing is written twice
+    rows = [json.loads(r) for r in raw_rows(db_url, "s7")]
+    assert len(rows) == len(first) + 6
+    assert [r.get("text") for r in rows if r["event"] == "user"][1:] == ["fråga 0", "fråga 1", "fråga 2"]
+    # The full tracker is counted the same way: its index covers every session.
+    full = run(store.retrieve_full_tracker("s7"))
+    full.update(ActionExecuted("action_listen"))
+    run(store.save(full))
+    assert len(raw_rows(db_url, "s7")) == len(first) + 7
+
+
+def test_a_tracker_saved_again_after_erasure_does_not_bring_the_conversation_back(store, db_url, domain):
+    run(store.save(conversation(domain, "s8")))
+    tracker = run(store.retrieve("s8"))
+    tracker.update(ActionExecuted(ERASE_ACTION))
+    tracker.update(BotUttered("Klart.", data={"custom": {"erased": True}}))
+    run(store.save(tracker))
+    assert raw_rows(db_url, "s8") == []
+    run(store.save(tracker))
+    assert raw_rows(db_url, "s8") == []
+    tracker.update(ActionExecuted("action_listen"))
+    run(store.save(tracker))
+    assert [json.loads(r)["event"] for r in raw_rows(db_url, "s8")] == ["action"]
+
+
 def test_erasing_deletes_the_conversation_and_leaves_only_anonymous_counts(store, db_url, domain):
     run(store.save(conversation(domain, "s3")))
     run(store.save(conversation(domain, "other")))

@@ -1,0 +1,78 @@
+"""Rasa's check of the action server's answers, with the schema checked once (bot/action_results.py)."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from jsonschema.validators import validator_for
+from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
+
+from bot import action_results
+
+VALID = [
+    {"events": [], "responses": []},
+    {
+        "events": [{"event": "slot", "name": "topic", "value": "skola", "timestamp": None}],
+        "responses": [{"text": "Hej"}],
+    },
+    {"events": [{"event": "action", "name": "action_listen"}], "responses": []},
+    {},
+]
+INVALID = [
+    {"events": "not a list"},
+    {"events": [{"no_event_key": 1}]},
+    {"events": [{"event": "slot"}]},  # a slot event without its name
+    {"responses": "Hej"},
+]
+
+
+@pytest.fixture()
+def action() -> RemoteAction:
+    action_results.install()
+    return RemoteAction("action_answer_topic", EndpointConfig("http://127.0.0.1:1/webhook"))
+
+
+def _stock_valid(result: dict) -> bool:
+    try:
+        jsonschema.validate(result, RemoteAction.action_response_format_spec())
+    except jsonschema.ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("result", VALID + INVALID)
+def test_the_cached_validator_agrees_with_rasas_check(result: dict) -> None:
+    assert action_results.is_valid_action_result(result) is _stock_valid(result)
+
+
+@pytest.mark.parametrize("result", VALID)
+def test_valid_answers_pass(action: RemoteAction, result: dict) -> None:
+    assert action._validate_action_result(result) is True
+
+
+@pytest.mark.parametrize("result", INVALID)
+def test_invalid_answers_get_rasas_error_and_message(action: RemoteAction, result: dict) -> None:
+    with pytest.raises(jsonschema.ValidationError) as error:
+        action._validate_action_result(result)
+    assert "Failed to validate Action server response" in error.value.message
+
+
+def test_the_schema_is_checked_once_not_per_answer(monkeypatch: pytest.MonkeyPatch, action: RemoteAction) -> None:
+    cls = validator_for(RemoteAction.action_response_format_spec())
+    calls = []
+    real_check = cls.check_schema
+    monkeypatch.setattr(cls, "check_schema", classmethod(lambda c, schema: calls.append(1) or real_check(schema)))
+    action_results._validator.cache_clear()
+    for _ in range(50):
+        assert action._validate_action_result(VALID[1]) is True
+    assert len(calls) == 1
+
+
+def test_installing_twice_wraps_once() -> None:
+    action_results.install()
+    first = RemoteAction._validate_action_result
+    action_results.install()
+    assert RemoteAction._validate_action_result is first
+    assert getattr(first, "nara_cached", False)
+    assert not getattr(first.__wrapped__, "nara_cached", False)
