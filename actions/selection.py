@@ -1,9 +1,9 @@
 """Which article answers a parsed message, if any: one decision shared by the actions and `nara evaluate`.
 
 The ArticleSelector's probability is the signal that separates right from wrong answers on held-out
-examples; DIET's intent confidence does not (right and wrong intents both sit near 1.0). Agreement
-between the two is extra evidence: an article of the topic DIET chose needs less confidence than one
-of another topic. The thresholds were chosen on the held-out split (reports/evaluation.md shows what
+examples; the intent confidence does not separate them as well. Agreement between the two is extra
+evidence: an article of the topic the intent classifier chose needs less confidence than one of another
+topic. The thresholds were chosen on the held-out split (reports/evaluation.md shows what
 the bot does with those questions: answers right, answers wrong, or asks).
 """
 

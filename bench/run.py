@@ -621,6 +621,9 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
             "-o",
             str(out),
             "--nonblocking",
+            # Only the thread holding the GIL: the server is one Python process, and what holds the GIL is
+            # what the other conversations wait for (threads waiting on SQLite or idle are left out).
+            "--gil",
         ],
         stdout=subprocess.DEVNULL,
         stderr=(BENCH_BUILD / "py-spy.log").open("w"),

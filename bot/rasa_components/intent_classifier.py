@@ -1,7 +1,8 @@
-"""Intent classification with TF-IDF and logistic regression (tfidf_logreg.py), averaged with DIET.
+"""Intent classification with TF-IDF and logistic regression (tfidf_logreg.py).
 
-Placed after DIETClassifier (with `ranking_length: 0`, so DIET reports every intent), it averages the
-two probability distributions, DIET's with `diet_weight` (config.yml says what each weight measured).
+Alone in config.yml. Placed after another intent classifier that reports every intent (DIETClassifier
+with `ranking_length: 0`, as Nära had until issue 7), it averages the two distributions, the other's with
+`diet_weight`; README.md says what each choice measured.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def average(
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class TfidfIntentClassifier(TfidfLogisticRegression, IntentClassifier):
-    """Ranks the intents for a message, together with the intent classifier before it (DIET)."""
+    """Ranks the intents for a message, together with the intent classifier before it, if there is one."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:

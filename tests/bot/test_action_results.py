@@ -17,6 +17,16 @@ VALID = [
         "responses": [{"text": "Hej"}],
     },
     {"events": [{"event": "action", "name": "action_listen"}], "responses": []},
+    {
+        "events": [
+            {"event": "slot", "name": "handover", "value": {"code": "K7M-2QX", "team": "berga"}, "timestamp": None},
+            {"event": "followup", "name": "action_listen", "timestamp": None},
+        ],
+        "responses": [
+            {"text": "Vill du att vi kontaktar dig?", "buttons": [{"title": "Ja", "payload": "/affirm"}]},
+            {"custom": {"article": "foraldraskap-tonaring", "reviewed": "2026-11-01"}},
+        ],
+    },
     {},
 ]
 INVALID = [
@@ -24,6 +34,8 @@ INVALID = [
     {"events": [{"no_event_key": 1}]},
     {"events": [{"event": "slot"}]},  # a slot event without its name
     {"responses": "Hej"},
+    {"events": [{"event": "slot", "name": 12}]},
+    [],
 ]
 
 

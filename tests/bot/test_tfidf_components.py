@@ -74,3 +74,48 @@ def test_a_message_without_features_is_left_alone(storage):
     classifier = trained(TfidfIntentClassifier, storage, "intents")
     empty, other = classifier.process([featurised(""), featurised("skola")])
     assert empty.get(INTENT) is None and other.get(INTENT)["name"] == "school_absence"
+
+
+THREE_TOPICS = TrainingData(
+    [
+        featurised(t, i, a)
+        for t, i, a in [
+            ("skola skola barn", "school_absence", "skolfranvaro-forsta-steg"),
+            ("skola barn", "school_absence", "skolfranvaro-forsta-steg"),
+            ("ensam vän", "loneliness", "ensamhet-vuxen"),
+            ("ensam ensam", "loneliness", "ensamhet-vuxen"),
+            ("barn barn vän", "parenting", "foraldraskap-tonaring"),
+            ("barn vän vän", "parenting", "foraldraskap-tonaring"),
+        ]
+    ]
+)
+
+
+def test_the_direct_probabilities_are_scikit_learns(storage):
+    """With three or more labels the component computes the probabilities from the fitted parameters
+    itself; they must be scikit-learn's own, for any counts (zeros, repeats, words it never saw together)."""
+    context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
+    config = TfidfIntentClassifier.get_default_config()
+    TfidfIntentClassifier.create(config, storage, Resource("three"), context).train(THREE_TOPICS)
+    classifier = TfidfIntentClassifier.load(config, storage, Resource("three"), context)
+    assert classifier._direct is not None  # the direct path is the one in use
+    rng = np.random.default_rng(2026)
+    counts = rng.integers(0, 4, size=(200, len(VOCAB))).astype(float)
+    counts[:3] = 0.0  # rows without any known word
+    from scipy.sparse import csr_matrix
+
+    features = csr_matrix(counts)
+    np.testing.assert_allclose(classifier.predict_proba(features), classifier.clf.predict_proba(features), atol=1e-12)
+    [message] = classifier.process([featurised("barn vän")])
+    assert message.get(INTENT)["name"] == "parenting"
+
+
+def test_the_sentence_features_are_stacked_once_while_no_featurizer_adds_any():
+    from bot.rasa_components.tfidf_logreg import TfidfLogisticRegression
+
+    message = featurised("skola barn")
+    first = TfidfLogisticRegression._sentence_features(message)
+    assert TfidfLogisticRegression._sentence_features(message) is first
+    message.add_features(Features(coo_matrix(np.array([[1.0]])), FEATURE_TYPE_SENTENCE, TEXT, "another"))
+    again = TfidfLogisticRegression._sentence_features(message)
+    assert again is not first and again.shape == (1, len(VOCAB) + 1)
