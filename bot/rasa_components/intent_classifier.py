@@ -43,6 +43,13 @@ class TfidfIntentClassifier(TfidfLogisticRegression, IntentClassifier):
     def label_of(message: Message) -> str | None:
         return message.get(INTENT)
 
+    def write_nothing(self, message: Message) -> None:
+        # What Rasa's own classifiers give a message they cannot rank; FallbackClassifier, next in the
+        # pipeline, needs an intent on every message (it failed on an empty one without this).
+        if message.get(INTENT) is None:
+            message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+
     def write(self, message: Message, ranking: list[tuple[str, float]]) -> None:
         combined = average(message.get(INTENT_RANKING_KEY) or [], ranking, self.config["diet_weight"])
         value = [{"name": name, "confidence": p} for name, p in combined]

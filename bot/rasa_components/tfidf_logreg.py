@@ -54,6 +54,9 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
     def write(self, message: Message, ranking: list[tuple[str, float]]) -> None:
         """Puts the ranking (best first) on the message."""
 
+    def write_nothing(self, message: Message) -> None:
+        """What a message without features (an empty one) gets: nothing, unless a subclass says otherwise."""
+
     @classmethod
     def create(
         cls,
@@ -82,16 +85,20 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
         themselves microseconds (the same numbers: tests/bot/test_tfidf_components.py)."""
         if self._direct is None:
             return self.clf.predict_proba(features)
-        idf, sublinear, coef, intercept = self._direct
-        x = features.astype(np.float64, copy=True)
-        if sublinear:
-            np.log(x.data, out=x.data)
-            x.data += 1.0
-        x = x.multiply(idf).tocsr()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        norms[norms == 0.0] = 1.0
-        x = csr_matrix(x.multiply(1.0 / norms[:, None]))
-        scores = np.asarray(x @ coef.T) + intercept
+        idf, sublinear, coef_t, intercept = self._direct
+        x = features.tocsr()
+        scores = np.empty((x.shape[0], coef_t.shape[1]))
+        for row in range(x.shape[0]):  # row by row on the non-zero counts: no sparse-matrix machinery
+            start, end = x.indptr[row], x.indptr[row + 1]
+            columns = x.indices[start:end]
+            values = x.data[start:end].astype(np.float64)
+            if sublinear:
+                values = np.log(values) + 1.0
+            values *= idf[columns]
+            norm = np.sqrt(values @ values)
+            if norm > 0.0:
+                values /= norm
+            scores[row] = values @ coef_t[columns] + intercept
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
         return scores / scores.sum(axis=1, keepdims=True)
@@ -113,7 +120,9 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
         )
         if not multinomial or tfidf.norm != "l2" or not tfidf.use_idf:
             return None
-        return np.asarray(tfidf.idf_, dtype=np.float64), bool(tfidf.sublinear_tf), lr.coef_, lr.intercept_
+        # The weights transposed and contiguous once: `x @ coef_.T` would copy them on every message.
+        coef_t = np.ascontiguousarray(lr.coef_.T, dtype=np.float64)
+        return np.asarray(tfidf.idf_, dtype=np.float64), bool(tfidf.sublinear_tf), coef_t, lr.intercept_
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.feature_extraction.text import TfidfTransformer
@@ -144,8 +153,11 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
-        # A message without features (an empty one) is left alone: InputScreen answers it.
+        # A message without features (an empty one) gets no ranking: InputScreen answers it.
         rows = [(m, f) for m in messages if (f := self._sentence_features(m)) is not None]
+        for message in messages:
+            if self.clf is None or self._sentence_features(message) is None:
+                self.write_nothing(message)
         if self.clf is None or not rows:
             return messages
         probabilities = self.predict_proba(vstack([f for _, f in rows]).tocsr())

@@ -70,10 +70,21 @@ def test_the_article_selector_learns_from_metadata(storage):
     assert sum(r["confidence"] for r in message.get(ARTICLE_RANKING)) == pytest.approx(1, abs=1e-3)
 
 
-def test_a_message_without_features_is_left_alone(storage):
+def test_a_message_without_features_gets_no_ranking_and_falls_back(storage):
+    """An empty message gets Rasa's empty intent (no name, confidence 0): FallbackClassifier, next in
+    config.yml, turns it into nlu_fallback (and InputScreen then says what was wrong)."""
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+
     classifier = trained(TfidfIntentClassifier, storage, "intents")
     empty, other = classifier.process([featurised(""), featurised("skola")])
-    assert empty.get(INTENT) is None and other.get(INTENT)["name"] == "school_absence"
+    assert empty.get(INTENT) == {"name": None, "confidence": 0.0} and empty.get(INTENT_RANKING_KEY) == []
+    assert other.get(INTENT)["name"] == "school_absence"
+    fallback = FallbackClassifier({**FallbackClassifier.get_default_config(), "threshold": 0.4})
+    [empty] = fallback.process([empty])
+    assert empty.get(INTENT)["name"] == "nlu_fallback"
+    selector = trained(ArticleSelector, storage, "articles")
+    [empty] = selector.process([featurised("")])
+    assert empty.get(ARTICLE_RANKING) is None
 
 
 THREE_TOPICS = TrainingData(
