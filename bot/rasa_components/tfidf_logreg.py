@@ -16,10 +16,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.featurizer import Featurizer
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, vstack
+from scipy.sparse import csr_matrix, hstack, vstack
 
 logger = logging.getLogger(__name__)
 _SENTENCE_CACHE = "_nara_sentence_features"  # (number of features on the message, their sentence matrix)
@@ -74,8 +74,14 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
         cached = getattr(message, _SENTENCE_CACHE, None)
         if cached is not None and cached[0] == len(message.features):
             return cached[1]
-        sentence = message.get_sparse_features(TEXT)[1]
-        features = csr_matrix(sentence.features) if sentence is not None else None
+        # What Rasa's `message.get_sparse_features(TEXT)[1]` gives, in one stack: Rasa also stacks the
+        # (larger) sequence features, and pairwise (tests/bot/test_tfidf_components.py compares the two).
+        blocks = [
+            f.features
+            for f in message.features
+            if f.attribute == TEXT and f.is_sparse() and f.type == FEATURE_TYPE_SENTENCE
+        ]
+        features = hstack(blocks, format="csr") if blocks else None
         setattr(message, _SENTENCE_CACHE, (len(message.features), features))
         return features
 

@@ -130,3 +130,26 @@ def test_the_sentence_features_are_stacked_once_while_no_featurizer_adds_any():
     message.add_features(Features(coo_matrix(np.array([[1.0]])), FEATURE_TYPE_SENTENCE, TEXT, "another"))
     again = TfidfLogisticRegression._sentence_features(message)
     assert again is not first and again.shape == (1, len(VOCAB) + 1)
+
+
+def test_the_sentence_features_are_rasas_own_stack():
+    """The same matrix as Rasa's `get_sparse_features`: every sparse sentence feature of the text, in the
+    order the featurizers added them; sequence features and other attributes left out."""
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE, INTENT
+
+    from bot.rasa_components.tfidf_logreg import TfidfLogisticRegression
+
+    message = featurised("skola barn barn")
+    rng = np.random.default_rng(7)
+    for origin, width in (("lexical", 3), ("chars", 6)):
+        message.add_features(
+            Features(coo_matrix(rng.integers(0, 3, (1, width)).astype(float)), FEATURE_TYPE_SENTENCE, TEXT, origin)
+        )
+        message.add_features(
+            Features(coo_matrix(rng.integers(0, 3, (3, width)).astype(float)), FEATURE_TYPE_SEQUENCE, TEXT, origin)
+        )
+    message.add_features(Features(coo_matrix(np.ones((1, 2))), FEATURE_TYPE_SENTENCE, INTENT, "intent"))
+    ours = TfidfLogisticRegression._sentence_features(message)
+    rasas = message.get_sparse_features(TEXT)[1].features.tocsr()
+    assert ours.shape == rasas.shape == (1, len(VOCAB) + 3 + 6)
+    assert (ours != rasas).nnz == 0
