@@ -191,36 +191,4 @@ class NaraTrackerStore(TrackerStore):
                 )
             if rows:  # one INSERT for the turn's events, in order (without the ORM's unit of work)
                 s.execute(insert(ConversationEvent), rows)
-        setattr(tracker, _STORED, len(rows))
-        return tracker
-
-    def _keys(self) -> list[str]:
-        with db.session(self.url) as s:
-            return list(s.scalars(select(ConversationEvent.sender_id).distinct()))
-
-    def _save(self, tracker: DialogueStateTracker) -> None:
-        from bot.retention import erase_conversation
-
-        sender_id = tracker.sender_id
-        events = list(tracker.events)
-        stored = getattr(tracker, _STORED, None)
-        with db.session(self.url) as s:
-            if stored is None or stored > len(events):
-                stored = self._first_unsaved(s, sender_id, events)
-            new = events[stored:]
-            if any(getattr(event, "action_name", None) == ERASE_ACTION for event in new):
-                erase_conversation(s, sender_id, [serialise(event) for event in new])
-                new = []  # and a later save of this tracker must not bring the erased events back
-            for event in new:
-                data = serialise(event)
-                s.add(
-                    ConversationEvent(
-                        sender_id=sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp") or 0.0,
-                        intent_name=((data.get("parse_data") or {}).get("intent") or {}).get("name"),
-                        action_name=data.get("name") if data.get("event") == "action" else None,
-                        data=json.dumps(data, ensure_ascii=False),
-                    )
-                )
         setattr(tracker, _STORED, len(events))  # committed: all of them are stored (or erased)
