@@ -26,9 +26,9 @@ from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
-from bot import action_results
+from bot import rasa_speedups
 from bot.limits import apply_turn_limits
 from bot.privacy import install_log_redaction, redact
 from bot.store import db
@@ -41,6 +41,16 @@ ERASE_ACTION = "action_erase_conversation"
 # retrieved, within the conversation's lock, so a save needs no query to find the new events (two count
 # queries per save were 20% of the server's time under load, bench/README.md). Other trackers are counted.
 _STORED = "_nara_stored_events"
+
+
+# The events since the sender's latest session start (all of them if none), as `_since_session_start`
+# selects them, written out once: this runs on every message, and building the expression and its cache
+# key each time was most of SQLAlchemy's share of the server's time under load (bench/README.md).
+_LATEST_SESSION = text(
+    "SELECT data FROM conversation_events WHERE sender_id = :sender AND id >= COALESCE("
+    "(SELECT MAX(id) FROM conversation_events WHERE sender_id = :sender AND type_name = 'session_started'), 0) "
+    "ORDER BY id"
+)
 
 
 class StoreUnavailable(BaseException):  # noqa: N818 - the name says what the channel answers to
@@ -84,7 +94,7 @@ class NaraTrackerStore(TrackerStore):
             raise ValueError("Nära's tracker store publishes to no event broker: remove event_broker from endpoints")
         install_log_redaction()
         apply_turn_limits()  # the Rasa server that keeps conversations here runs one turn at a time (bot/limits.py)
-        action_results.install()  # Rasa checks each action's answer without re-checking its schema each time
+        rasa_speedups.install()  # two hot spots of Rasa 3.6 replaced by faster equivalents (bot/rasa_speedups.py)
         self.url = url or (host if host and "://" in host else None) or db.database_url()
         super().__init__(domain, None, **kwargs)
 
@@ -150,9 +160,12 @@ class NaraTrackerStore(TrackerStore):
         return stored
 
     def _retrieve(self, sender_id: str, full: bool) -> DialogueStateTracker | None:
-        condition = ConversationEvent.sender_id == sender_id if full else self._since_session_start(sender_id)
         with db.session(self.url) as s:
-            rows = s.scalars(select(ConversationEvent.data).where(condition).order_by(ConversationEvent.id)).all()
+            if full:
+                query = select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
+                rows = s.scalars(query.order_by(ConversationEvent.id)).all()
+            else:
+                rows = s.scalars(_LATEST_SESSION, {"sender": sender_id}).all()
         if not rows or self.domain is None:
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in rows], self.domain.slots)
