@@ -501,8 +501,9 @@ class Servers:
             if _port_busy(port):
                 raise RuntimeError(f"port {port} is in use: is another benchmark running?")
         BENCH_BUILD.mkdir(parents=True, exist_ok=True)
-        database = BENCH_BUILD / f"{self.bot.name}.db"
-        database.unlink(missing_ok=True)
+        from bot.store.db import remove_sqlite_database
+
+        remove_sqlite_database(BENCH_BUILD / f"{self.bot.name}.db")
         for command in (["db", "upgrade"], ["teams"]):
             subprocess.run(
                 [sys.executable, "-m", "bot.cli", *command], cwd=ROOT, env=self.env(), check=True, capture_output=True

@@ -182,7 +182,7 @@ class NaraTrackerStore(TrackerStore):
         sender_id = tracker.sender_id
         events = list(tracker.events)
         stored = getattr(tracker, _STORED, None)
-        with db.session(self.url) as s:
+        with db.writer(self.url), db.session(self.url) as s:
             if stored is None or stored > len(events):
                 stored = self._first_unsaved(s, sender_id, events)
             new = events[stored:]

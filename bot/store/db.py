@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -27,6 +29,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")  # SQLite ignores ON DELETE CASCADE without it
     cursor.execute("PRAGMA busy_timeout=5000")  # the bot and the staff app write to the same file
+    # Write-ahead log: readers no longer wait for a writer, and a writer waits only for another writer.
+    # Without it, concurrent conversations waited for each other's commits in SQLite's busy handler, which
+    # sleeps in steps of up to 100 ms: the long tail of the benchmark (bench/README.md).
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
@@ -64,6 +70,32 @@ def engine(url: str | None = None) -> Engine:
     if created.dialect.name == "sqlite":
         event.listen(created, "connect", _sqlite_pragmas)
     return created
+
+
+def remove_sqlite_database(path: Path) -> None:
+    """Deletes a SQLite database with its write-ahead log: a stale `-wal` file next to a new database of the
+    same name would be replayed into it."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        file.unlink(missing_ok=True)
+
+
+_no_wait = contextlib.nullcontext()
+
+
+@lru_cache(maxsize=8)
+def _sqlite_write_lock(url: str) -> threading.Lock:
+    return threading.Lock()
+
+
+def writer(url: str | None = None) -> contextlib.AbstractContextManager:
+    """Held around a write that many threads of one process make at once (the tracker store's saves).
+
+    SQLite lets one writer in at a time and makes the others wait in its busy handler, which sleeps in
+    steps of up to 100 ms; threads that queue here are woken as soon as the writer is done instead. Other
+    databases take concurrent writers themselves: nothing to wait for here.
+    """
+    url = url or database_url()
+    return _sqlite_write_lock(url) if url.startswith("sqlite") else _no_wait
 
 
 @lru_cache(maxsize=8)

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from bot.store import db
+
 ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://127.0.0.1:5005"
 ACTIONS_URL = "http://127.0.0.1:5055"
@@ -103,7 +105,7 @@ def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> It
     if any(_up(url) for url in ready):
         pytest.fail("ports 5005/5055/8000/8001 are busy: stop the running bot (make run) before the end-to-end tests")
     E2E_DIR.mkdir(parents=True, exist_ok=True)
-    (E2E_DIR / "nara.db").unlink(missing_ok=True)
+    db.remove_sqlite_database(E2E_DIR / "nara.db")
     env = {
         **os.environ,
         "RASA_AUTH_TOKEN": TOKEN,
