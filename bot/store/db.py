@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -82,7 +82,7 @@ def remove_sqlite_database(path: Path) -> None:
 _no_wait = contextlib.nullcontext()
 
 
-@lru_cache(maxsize=8)
+@cache  # never evicted: two locks for one file would let two writers through again
 def _sqlite_write_lock(url: str) -> threading.Lock:
     return threading.Lock()
 
