@@ -26,7 +26,7 @@ from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 
 from bot import rasa_speedups
 from bot.limits import apply_turn_limits
@@ -43,14 +43,15 @@ ERASE_ACTION = "action_erase_conversation"
 _STORED = "_nara_stored_events"
 
 
-# The events since the sender's latest session start (all of them if none), as `_since_session_start`
-# selects them, written out once: this runs on every message, and building the expression and its cache
-# key each time was most of SQLAlchemy's share of the server's time under load (bench/README.md).
-_LATEST_SESSION = text(
-    "SELECT data FROM conversation_events WHERE sender_id = :sender AND id >= COALESCE("
-    "(SELECT MAX(id) FROM conversation_events WHERE sender_id = :sender AND type_name = 'session_started'), 0) "
-    "ORDER BY id"
+# The sender's events since the latest session start (all of them if none), written out once: retrieving
+# runs on every message, and building an expression and its cache key each time was most of SQLAlchemy's
+# share of the server's time under load (bench/README.md).
+_SINCE_LATEST_SESSION = (
+    "FROM conversation_events WHERE sender_id = :sender AND id >= COALESCE("
+    "(SELECT MAX(id) FROM conversation_events WHERE sender_id = :sender AND type_name = 'session_started'), 0)"
 )
+_LATEST_SESSION = text(f"SELECT data {_SINCE_LATEST_SESSION} ORDER BY id")
+_LATEST_SESSION_COUNT = text(f"SELECT count(*) {_SINCE_LATEST_SESSION}")
 
 
 class StoreUnavailable(BaseException):  # noqa: N818 - the name says what the channel answers to
@@ -131,23 +132,11 @@ class NaraTrackerStore(TrackerStore):
             logger.error("Conversation database unavailable: %s", type(error).__name__)
             raise StoreUnavailable(type(error).__name__) from error
 
-    @staticmethod
-    def _since_session_start(sender_id: str):
-        """The ids of the sender's events since the latest session start (all of them if none)."""
-        start = (
-            select(func.max(ConversationEvent.id))
-            .where(ConversationEvent.sender_id == sender_id, ConversationEvent.type_name == "session_started")
-            .scalar_subquery()
-        )
-        return (ConversationEvent.sender_id == sender_id) & (ConversationEvent.id >= func.coalesce(start, 0))
-
     def _first_unsaved(self, s, sender_id: str, events: list[Event]) -> int:
         """Where the tracker's unsaved events begin. A retrieved tracker starts at the stored session
         start, so it is the number stored since then; a tracker created in this process may hold events
         from before its session start, which are skipped when that session start is already stored."""
-        stored = s.scalar(
-            select(func.count()).select_from(ConversationEvent).where(self._since_session_start(sender_id))
-        )
+        stored = s.scalar(_LATEST_SESSION_COUNT, {"sender": sender_id})
         stored_start = s.scalar(
             select(ConversationEvent.timestamp)
             .where(ConversationEvent.sender_id == sender_id, ConversationEvent.type_name == "session_started")

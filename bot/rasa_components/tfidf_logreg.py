@@ -160,11 +160,14 @@ class TfidfLogisticRegression(GraphComponent, abc.ABC):
 
     def process(self, messages: list[Message]) -> list[Message]:
         # A message without features (an empty one) gets no ranking: InputScreen answers it.
-        rows = [(m, f) for m in messages if (f := self._sentence_features(m)) is not None]
+        rows = []
         for message in messages:
-            if self.clf is None or self._sentence_features(message) is None:
+            features = self._sentence_features(message) if self.clf is not None else None
+            if features is None:
                 self.write_nothing(message)
-        if self.clf is None or not rows:
+            else:
+                rows.append((message, features))
+        if not rows:
             return messages
         probabilities = self.predict_proba(vstack([f for _, f in rows]).tocsr())
         classes = [str(c) for c in self.clf.classes_]

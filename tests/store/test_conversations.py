@@ -153,12 +153,18 @@ def test_saving_a_retrieved_tracker_writes_its_new_events_without_counting_the_s
     assert len(raw_rows(db_url, "s7")) == len(first) + 7
 
 
-def test_a_tracker_saved_again_after_erasure_does_not_bring_the_conversation_back(store, db_url, domain):
-    run(store.save(conversation(domain, "s8")))
-    tracker = run(store.retrieve("s8"))
+def erased(store, sender: str) -> DialogueStateTracker:
+    """The sender's conversation after a turn in which the resident asked to erase it, saved."""
+    tracker = run(store.retrieve(sender))
     tracker.update(ActionExecuted(ERASE_ACTION))
     tracker.update(BotUttered("Klart.", data={"custom": {"erased": True}}))
     run(store.save(tracker))
+    return tracker
+
+
+def test_a_tracker_saved_again_after_erasure_does_not_bring_the_conversation_back(store, db_url, domain):
+    run(store.save(conversation(domain, "s8")))
+    tracker = erased(store, "s8")
     assert raw_rows(db_url, "s8") == []
     run(store.save(tracker))
     assert raw_rows(db_url, "s8") == []
@@ -170,10 +176,7 @@ def test_a_tracker_saved_again_after_erasure_does_not_bring_the_conversation_bac
 def test_erasing_deletes_the_conversation_and_leaves_only_anonymous_counts(store, db_url, domain):
     run(store.save(conversation(domain, "s3")))
     run(store.save(conversation(domain, "other")))
-    tracker = run(store.retrieve("s3"))
-    tracker.update(ActionExecuted(ERASE_ACTION))
-    tracker.update(BotUttered("Klart.", data={"custom": {"erased": True}}))
-    run(store.save(tracker))
+    erased(store, "s3")
 
     assert raw_rows(db_url, "s3") == []
     assert raw_rows(db_url, "other")  # only that conversation
