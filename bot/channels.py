@@ -37,6 +37,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from sanic.request import Request
 
+from bot import rasa_speedups
 from bot.privacy import install_log_redaction
 from bot.text import without_control
 from bot.tracker_store import StoreUnavailable
@@ -139,6 +140,13 @@ class Guard:
         return guarded
 
 
+def _closing_kept_sessions(blueprint: Blueprint) -> Blueprint:
+    """The server that serves this channel closes its kept action-server sessions when it stops
+    (bot/rasa_speedups.py), so that none is left open for the interpreter to complain about at exit."""
+    blueprint.listener("before_server_stop")(rasa_speedups.close_sessions)
+    return blueprint
+
+
 class NaraRestInput(RestInput):
     @classmethod
     def name(cls) -> str:
@@ -169,7 +177,7 @@ class NaraRestInput(RestInput):
         return self.name()
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        return super().blueprint(self.guard.wrap(on_new_message))
+        return _closing_kept_sessions(super().blueprint(self.guard.wrap(on_new_message)))
 
 
 class NaraSocketIOOutput(SocketIOOutput):
@@ -229,7 +237,7 @@ class NaraSocketIOInput(SocketIOInput):
         self.sio.eio.cors_allowed_origins = allowed_origins()
         self._replace_session_request()
         self.sio.eio._cors_headers = lambda environ: []  # noqa: SLF001 - engine.io has no public switch for this
-        return blueprint
+        return _closing_kept_sessions(blueprint)
 
     def _replace_session_request(self) -> None:
         """Rasa 3.6 calls `sio.enter_room` without awaiting it, and in the python-socketio that Rasa installs it is

@@ -1,4 +1,4 @@
-"""Two hot spots of Rasa 3.6, each replaced by an equivalent that does the same work once instead of on
+"""Hot spots of Rasa 3.6, each replaced by an equivalent that does the same work once instead of on
 every call (found with py-spy under `make bench`; bench/README.md has the numbers).
 
 - **Checking the action server's answers.** Rasa calls `jsonschema.validate(result, schema)` for every
@@ -11,14 +11,30 @@ every call (found with py-spy under `make bench`; bench/README.md has the number
   stored event: for a tracker of 40 events, 40 walks of ~40 classes on every retrieve (6% of the time
   under load). Here the classes are kept by type name, looked up again only for a name not seen yet.
 
+- **Running the model's graph.** Rasa runs the NLU pipeline and the policies of every message through
+  dask: a new dask graph, dask's ordering of it and its scheduler's bookkeeping for ~12 nodes, twice or more
+  per message (~14% of the server's time under load, about as much as the components themselves). Here
+  the same nodes run in dependency order from a plan made once per set of targets; results, errors and
+  the handling of inputs are dask's (tests/bot/test_rasa_speedups.py runs both on one graph).
+- **Asking whether the domain is empty.** Rasa's processor does it for every message, by serialising the
+  whole domain and an empty one and comparing them. A loaded domain does not change: here it is asked once.
+- **Calling the action server.** Rasa opens a new HTTP session, and with it a new TCP connection, for every
+  action it runs. Here one session per event loop and endpoint configuration is kept, so connections are
+  reused. An idle connection is closed after `KEEPALIVE_S`, before the action server (Sanic: 5 s) closes
+  it, so a request never goes out on a connection the server is closing. The channels close the sessions
+  when the server stops (bot/channels.py).
+
 `install()` is called by Nära's tracker store (bot/tracker_store.py), so it applies in every Rasa server
-that keeps conversations in Nära's database. tests/bot/test_rasa_speedups.py checks both against Rasa's own.
+that keeps conversations in Nära's database. tests/bot/test_rasa_speedups.py checks each against Rasa's own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
+import weakref
+from collections.abc import Sequence
 from typing import Any
 
 _install_lock = threading.Lock()
@@ -68,10 +84,125 @@ def resolve_event_type(type_name: str, default: type | None = None) -> type | No
     raise ValueError(f"Unknown event name '{type_name}'.")
 
 
+# --- the model's graph, without dask ------------------------------------------------------------------
+
+
+class _Plan:
+    """The nodes a set of targets needs, each after the nodes it needs (a depth-first post-order)."""
+
+    def __init__(self, runner: Any, targets: tuple[str, ...], replaced: frozenset[str]):
+        schema = runner._graph_schema.minimal_graph_schema(list(targets))
+        self.keys = frozenset(schema.nodes)  # what Rasa's clash check compares input values with
+        self.steps: list[tuple[str, Any, tuple[str, ...]]] = []
+        done: set[str] = set()
+
+        def visit(name: str) -> None:
+            # A name that is not a node (an input, or a placeholder nobody filled) is looked up at run time,
+            # and an input named like a node replaces it, as in dask's graph.
+            if name in done or name not in schema.nodes or name in replaced:
+                return
+            done.add(name)
+            needs = tuple(schema.nodes[name].needs.values())
+            for need in needs:
+                visit(need)
+            self.steps.append((name, runner._instantiated_nodes[name], needs))
+
+        for target in targets:
+            visit(target)
+
+
+def rasa_run_graph(runner: Any, inputs: dict[str, Any] | None = None, targets: Sequence[str] | None = None) -> dict:
+    """Rasa's own `DaskGraphRunner.run`, also after `install()` (to compare with)."""
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    return DaskGraphRunner.__dict__.get("_nara_rasa_run", DaskGraphRunner.run)(runner, inputs, targets)
+
+
+def run_graph(runner: Any, inputs: dict[str, Any] | None = None, targets: Sequence[str] | None = None) -> dict:
+    """`DaskGraphRunner.run` without dask: the same nodes called with the same arguments, the same result."""
+    from rasa.engine.exceptions import GraphRunError
+
+    run_targets = tuple(targets if targets else runner._graph_schema.target_names)
+    inputs = inputs or {}
+    plans = runner.__dict__.setdefault("_nara_plans", {})
+    key = (run_targets, frozenset(inputs) & frozenset(runner._instantiated_nodes))
+    plan = plans.get(key)
+    if plan is None:
+        plan = plans[key] = _Plan(runner, *key)
+    results: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if isinstance(value, str) and (value in plan.keys or value in results):
+            raise GraphRunError(
+                f"Input value '{value}' clashes with a node name. Make sure "
+                f"that none of the input names passed to the `run` method are the "
+                f"same as node names in the graph schema."
+            )
+        results[name] = (name, value)  # how dask hands an input to a node: like a node's output
+    try:
+        for name, node, needs in plan.steps:
+            # dask passes a key it cannot resolve as the key itself; the node then warns about it
+            results[name] = node(*[results.get(need, need) for need in needs])
+        return dict(results[target] for target in run_targets)
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+
+
+# --- the action server, over kept connections ------------------------------------------------------------
+
+KEEPALIVE_S = 2.0
+_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {configuration: session}
+
+
+class _Borrowed:
+    """`async with` gives the kept session and leaves it open (Rasa closes the one it creates)."""
+
+    def __init__(self, session: Any):
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+def kept_session(endpoint: Any) -> _Borrowed:
+    """Rasa's `EndpointConfig.session()`: the same headers, authentication and timeout, one session per
+    event loop and configuration, its connections kept for `KEEPALIVE_S`."""
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    per_loop = _sessions.setdefault(asyncio.get_running_loop(), {})
+    key = (repr(sorted(endpoint.headers.items())), repr(sorted(endpoint.basic_auth.items())))
+    session = per_loop.get(key)
+    if session is None or session.closed:
+        auth = (
+            aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+            if endpoint.basic_auth
+            else None
+        )
+        session = per_loop[key] = aiohttp.ClientSession(
+            headers=endpoint.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S),
+        )
+    return _Borrowed(session)
+
+
+async def close_sessions(*_: Any) -> None:
+    """Closes the kept sessions of the running event loop (a Sanic listener: `before_server_stop`)."""
+    for session in _sessions.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()
+
+
 def install() -> None:
-    """Idempotent: the first call replaces Rasa's two methods, later calls do nothing."""
+    """Idempotent: the first call replaces Rasa's methods, later calls do nothing."""
     from rasa.core.actions.action import RemoteAction
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
 
     with _install_lock:
         rasa_validate = RemoteAction._validate_action_result
@@ -87,3 +218,16 @@ def install() -> None:
         validate.nara_cached = True  # type: ignore[attr-defined]
         RemoteAction._validate_action_result = validate
         Event.resolve_by_type = staticmethod(resolve_event_type)
+        DaskGraphRunner._nara_rasa_run = DaskGraphRunner.run
+        DaskGraphRunner.run = run_graph
+        rasa_is_empty = Domain.is_empty
+
+        @functools.wraps(rasa_is_empty)
+        def is_empty(self: Domain) -> bool:
+            empty = self.__dict__.get("_nara_is_empty")
+            if empty is None:
+                empty = self.__dict__["_nara_is_empty"] = rasa_is_empty(self)
+            return empty
+
+        Domain.is_empty = is_empty
+        EndpointConfig.session = kept_session

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import jsonschema
 import pytest
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.graph import GraphComponent
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rasa_speedups
@@ -132,3 +135,211 @@ def test_an_event_class_defined_later_is_found_and_events_round_trip() -> None:
     assert Event.resolve_by_type("nara_test_event") is NaraTestEvent
     events = [ActionExecuted("action_listen"), UserUttered("hej"), SlotSet("topic", "skola"), SessionStarted()]
     assert [Event.from_parameters(e.as_dict()) for e in events] == events
+
+
+# --- the model's graph without dask --------------------------------------------------------------------
+
+
+class _Component(GraphComponent):
+    """A graph component that records its calls: `add` sums what it is given, plus its config's `plus`."""
+
+    calls: list[str] = []
+
+    def __init__(self, name: str, plus: int, fail: bool):
+        self.name, self.plus, self.fail = name, plus, fail
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context):
+        return cls(execution_context.node_name, config.get("plus", 0), config.get("fail", False))
+
+    def add(self, **numbers):
+        _Component.calls.append(self.name)
+        if self.fail:
+            raise RuntimeError("broken node")
+        return sum(value for value in numbers.values() if isinstance(value, int)) + self.plus
+
+
+def _runner(tmp_path, fail: str = ""):
+    from rasa.engine.graph import ExecutionContext, GraphSchema, SchemaNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    def node(needs, plus, target=False):
+        config = {"plus": plus, "fail": False}
+        return SchemaNode(
+            needs=needs,
+            uses=_Component,
+            constructor_name="create",
+            fn="add",
+            config=config,
+            eager=True,
+            is_target=target,
+        )
+
+    nodes = {
+        "a": node({"x": "__x__"}, 1),
+        "b": node({"a": "a"}, 10),
+        "c": node({"a": "a", "b": "b"}, 100, target=True),
+        "unused": node({"x": "__x__"}, 1000),
+        "d": node({"c": "c", "y": "__y__"}, 5, target=True),
+    }
+    if fail:
+        nodes[fail].config["fail"] = True
+    schema = GraphSchema(nodes)
+    return DaskGraphRunner(schema, LocalModelStorage(tmp_path), ExecutionContext(schema, "test"))
+
+
+def _both(tmp_path, inputs, targets, fail: str = ""):
+    """(result or exception type, nodes called) with dask's run and with Nära's, on the same graph."""
+    out = []
+    for run in (rasa_speedups.rasa_run_graph, rasa_speedups.run_graph):
+        runner = _runner(tmp_path, fail)
+        _Component.calls = []
+        try:
+            result = run(runner, inputs=inputs, targets=targets)
+        except Exception as error:  # noqa: BLE001 - the type is what is compared
+            result = (type(error).__name__, type(error.__cause__).__name__)
+        out.append((result, sorted(_Component.calls)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("inputs", "targets"),
+    [
+        ({"__x__": 2, "__y__": 3}, ["c"]),
+        ({"__x__": 2, "__y__": 3}, ["d"]),
+        ({"__x__": 2, "__y__": 3}, ["c", "d"]),
+        ({"__x__": 2, "__y__": 3}, None),  # the schema's targets
+        ({"__x__": 2, "__y__": 3, "a": 50}, ["c"]),  # an input named like a node replaces the node
+        ({"__x__": 2}, ["d"]),  # an input nobody gave: the node gets the placeholder's name, as with dask
+        ({"__x__": 2, "__y__": 3}, ["a"]),
+    ],
+)
+def test_the_graph_runs_as_with_dask(tmp_path, inputs, targets) -> None:
+    dask, nara = _both(tmp_path, inputs, targets)
+    assert nara == dask
+    assert "unused" not in nara[1]
+
+
+def test_expected_results_of_the_toy_graph(tmp_path) -> None:
+    runner = _runner(tmp_path)
+    # a = 2 + 1, b = 3 + 10, c = 3 + 13 + 100, d = 116 + 3 + 5
+    assert rasa_speedups.run_graph(runner, {"__x__": 2, "__y__": 3}, ["c", "d"]) == {"c": 116, "d": 124}
+    assert rasa_speedups.run_graph(runner, {"__x__": 4, "__y__": 0}, ["d"]) == {"d": 125}  # the plan is reused
+
+
+@pytest.mark.parametrize("fail", ["a", "c"])
+def test_a_failing_node_fails_as_with_dask(tmp_path, fail) -> None:
+    dask, nara = _both(tmp_path, {"__x__": 2, "__y__": 3}, ["d"], fail=fail)
+    assert nara == dask
+    assert nara[0][0] == "GraphComponentException"
+
+
+def test_an_input_value_that_names_a_node_is_refused_as_with_dask(tmp_path) -> None:
+    dask, nara = _both(tmp_path, {"__x__": "b", "__y__": 3}, ["c"])
+    assert nara == dask == (("GraphRunError", "NoneType"), [])
+
+
+def test_the_runner_rasa_loads_uses_the_plan() -> None:
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    rasa_speedups.install()
+    assert DaskGraphRunner.run is rasa_speedups.run_graph
+
+
+# --- the domain's emptiness, asked once -----------------------------------------------------------------
+
+
+def test_is_empty_answers_as_rasa_and_asks_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.shared.core.domain import Domain
+
+    rasa_speedups.install()
+    full = Domain.from_dict({"intents": ["greet"], "responses": {"utter_greet": [{"text": "Hej"}]}})
+    empty = Domain.empty()
+    assert full.is_empty() is Domain.is_empty.__wrapped__(full) is False
+    assert empty.is_empty() is Domain.is_empty.__wrapped__(empty) is True
+    serialised = []
+    monkeypatch.setattr(Domain, "as_dict", lambda self: serialised.append(1) or {})
+    for _ in range(5):
+        assert full.is_empty() is False
+    assert serialised == []
+
+
+# --- the action server over kept connections --------------------------------------------------------------
+
+
+async def _action_server(aiohttp_server_factory):
+    from aiohttp import web
+
+    peers: list[tuple] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        body = await request.json()
+        return web.json_response(
+            {"events": [], "responses": [{"text": body["next_action"]}], "headers": dict(request.headers)}
+        )
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    server = await aiohttp_server_factory(app)
+    return server, peers
+
+
+@pytest.fixture()
+async def action_server():
+    from aiohttp.test_utils import TestServer
+
+    servers = []
+
+    async def factory(app):
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return server
+
+    yield await _action_server(factory)
+    for server in servers:
+        await server.close()
+
+
+async def test_action_calls_reuse_one_connection_and_keep_rasas_headers(action_server) -> None:
+    server, peers = action_server
+    rasa_speedups.install()
+    endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook", headers={"X-Nara": "1"}, token="t0k")
+    answers = [await endpoint.request(json={"next_action": f"action_{i}"}, method="post") for i in range(5)]
+    await rasa_speedups.close_sessions()
+    assert [a["responses"][0]["text"] for a in answers] == [f"action_{i}" for i in range(5)]
+    assert answers[0]["headers"]["X-Nara"] == "1"
+    assert answers[0]["headers"]["Content-Type"] == "application/json"
+    assert len(peers) == 5 and len(set(peers)) == 1  # one TCP connection for all five
+
+
+async def test_closing_the_kept_sessions_closes_them_and_a_new_one_follows(action_server) -> None:
+    server, peers = action_server
+    rasa_speedups.install()
+    endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook")
+    async with endpoint.session() as first:
+        pass
+    assert not first.closed  # Rasa's `async with` leaves the kept session open
+    await endpoint.request(json={"next_action": "a"})
+    await rasa_speedups.close_sessions()
+    assert first.closed
+    async with endpoint.session() as second:
+        assert second is not first and not second.closed
+    assert (await endpoint.request(json={"next_action": "b"}))["responses"][0]["text"] == "b"
+    await rasa_speedups.close_sessions()
+    assert len(set(peers)) == 2
+
+
+async def test_an_idle_connection_is_given_up_before_the_server_would_close_it(action_server, monkeypatch) -> None:
+    server, peers = action_server
+    rasa_speedups.install()
+    monkeypatch.setattr(rasa_speedups, "KEEPALIVE_S", 0.2)
+    endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook")
+    await endpoint.request(json={"next_action": "a"})
+    await asyncio.sleep(1.0)
+    await endpoint.request(json={"next_action": "b"})
+    await rasa_speedups.close_sessions()
+    assert len(set(peers)) == 2
+    assert rasa_speedups.KEEPALIVE_S < 5  # Sanic's keep-alive, which the action server (rasa_sdk) uses
