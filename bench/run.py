@@ -468,6 +468,7 @@ class Servers:
             NARA_DATABASE_URL=f"sqlite:///{BENCH_BUILD / f'{self.bot.name}.db'}",
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+            OPENBLAS_NUM_THREADS=env.get("OPENBLAS_NUM_THREADS", "1"),  # as scripts/_lib.sh sets it for every server
         )
         for key in ("NARA_SMTP_HOST", "NARA_SMTP_PORT"):  # no e-mails to team mailboxes from a benchmark
             env.pop(key, None)

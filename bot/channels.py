@@ -140,9 +140,10 @@ class Guard:
         return guarded
 
 
-def _closing_kept_sessions(blueprint: Blueprint) -> Blueprint:
-    """The server that serves this channel closes its kept action-server sessions when it stops
-    (bot/rasa_speedups.py), so that none is left open for the interpreter to complain about at exit."""
+def _with_server_hooks(blueprint: Blueprint) -> Blueprint:
+    """The server that serves this channel, once started, hides what it loaded from the garbage collector, and
+    when it stops, closes its kept action-server sessions (bot/rasa_speedups.py)."""
+    blueprint.listener("after_server_start")(rasa_speedups.freeze_loaded_objects)
     blueprint.listener("before_server_stop")(rasa_speedups.close_sessions)
     return blueprint
 
@@ -177,7 +178,7 @@ class NaraRestInput(RestInput):
         return self.name()
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        return _closing_kept_sessions(super().blueprint(self.guard.wrap(on_new_message)))
+        return _with_server_hooks(super().blueprint(self.guard.wrap(on_new_message)))
 
 
 class NaraSocketIOOutput(SocketIOOutput):
@@ -237,7 +238,7 @@ class NaraSocketIOInput(SocketIOInput):
         self.sio.eio.cors_allowed_origins = allowed_origins()
         self._replace_session_request()
         self.sio.eio._cors_headers = lambda environ: []  # noqa: SLF001 - engine.io has no public switch for this
-        return _closing_kept_sessions(blueprint)
+        return _with_server_hooks(blueprint)
 
     def _replace_session_request(self) -> None:
         """Rasa 3.6 calls `sio.enter_room` without awaiting it, and in the python-socketio that Rasa installs it is

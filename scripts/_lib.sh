@@ -10,6 +10,10 @@ export PATH="$VENV/bin:$PATH"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # Rasa's anonymous telemetry would try to reach the internet.
 export RASA_TELEMETRY_ENABLED=false
+# One thread for numpy's OpenBLAS. A server answers many conversations at once, one small matrix at a time:
+# OpenBLAS's extra thread only spins between calls. In Nära's Rasa server it burned ~4 ms of the other
+# core per message, which the action server and the other instances need (bench/README.md).
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 # A free TCP port on loopback (the kernel picks it).
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

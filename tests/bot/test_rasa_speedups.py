@@ -343,3 +343,31 @@ async def test_an_idle_connection_is_given_up_before_the_server_would_close_it(a
     await rasa_speedups.close_sessions()
     assert len(set(peers)) == 2
     assert rasa_speedups.KEEPALIVE_S < 5  # Sanic's keep-alive, which the action server (rasa_sdk) uses
+
+
+# --- the garbage collector ------------------------------------------------------------------------------
+
+
+async def test_what_is_loaded_at_start_is_hidden_from_the_collector() -> None:
+    import gc
+
+    kept = [{"model": i} for i in range(1000)]  # noqa: F841 - alive across the freeze, like a loaded model
+    gc.unfreeze()
+    try:
+        await rasa_speedups.freeze_loaded_objects()
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+
+
+def test_the_channels_freeze_after_start_and_close_sessions_before_stop() -> None:
+    from bot.channels import NaraRestInput, NaraSocketIOInput
+
+    async def handler(message):
+        return None
+
+    for channel in (NaraRestInput(), NaraSocketIOInput()):
+        listeners = {(f.event, f.listener) for f in channel.blueprint(handler)._future_listeners}
+        assert ("after_server_start", rasa_speedups.freeze_loaded_objects) in listeners
+        assert ("before_server_stop", rasa_speedups.close_sessions) in listeners
