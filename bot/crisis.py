@@ -123,42 +123,66 @@ class _Needs:
         return not self.forms.isdisjoint(forms) or not self.texts.isdisjoint(texts)
 
 
+class _Prefiltered:
+    """Patterns for spaCy's Matcher, each with a Matcher of its own that runs only when the message has a word
+    or lemma for every non-optional token of the pattern: the same matches as one Matcher over them all."""
+
+    def __init__(self, nlp: Language):
+        self.vocab = nlp.vocab
+        self._patterns: list[tuple[tuple[_Needs, ...], Matcher]] = []
+        # Which patterns a word or lemma can start to satisfy (by the first need of each pattern that is not
+        # a regular expression), and the patterns that need only regular expressions.
+        self._anchored: dict[str, list[int]] = collections.defaultdict(list)
+        self._unanchored: list[int] = []
+
+    @staticmethod
+    def needs_of(pattern: list[dict[str, Any]]) -> tuple[_Needs, ...]:
+        """The pattern's non-optional tokens, regular expressions last (they are the dearest to check)."""
+        needs = [_Needs.of(token) for token in pattern if "OP" not in token]
+        return tuple(sorted(needs, key=lambda need: need.regex is not None))
+
+    def add(self, key: str, pattern: list[dict[str, Any]]) -> None:
+        matcher = Matcher(self.vocab)
+        matcher.add(key, [pattern])
+        needs = self.needs_of(pattern)
+        if needs[0].regex is None:
+            for form in needs[0].forms | needs[0].texts:
+                self._anchored[form].append(len(self._patterns))
+        else:
+            self._unanchored.append(len(self._patterns))
+        self._patterns.append((needs, matcher))
+
+    def __call__(self, doc: Doc, texts: set[str], forms: set[str]) -> set[tuple[int, int, str]]:
+        """Every (start, end, key) a pattern matches in the doc (made by `CrisisDetector._doc`)."""
+        strings = self.vocab.strings
+        candidates = {i for form in forms for i in self._anchored.get(form, ())}.union(self._unanchored)
+        return {
+            (start, end, strings[key])
+            for needs, matcher in (self._patterns[i] for i in sorted(candidates))
+            if all(need.met_by(texts, forms) for need in needs)
+            for key, start, end in matcher(doc)
+        }
+
+
 class CrisisDetector:
     def __init__(self, nlp: Language, path: Path = RULES_FILE):
         self.nlp = nlp
         rules, figurative, child = load_rules(path)
         self.rules = {r.id: r for r in rules}
         # spaCy's Matcher reads the custom attributes in Python, token by token and pattern by pattern: one
-        # Matcher with every pattern of rules.yml took ~14 ms a message. So each rule pattern has a Matcher
-        # of its own, run only when the message has something for every non-optional token of the pattern
-        # (set operations, microseconds); the Matcher still decides. Figurative uses and child writers
-        # matter only once a rule has matched.
-        self._patterns: list[tuple[tuple[_Needs, ...], Matcher]] = []
-        # Which patterns a word or lemma can start to satisfy (by the first need of each pattern that is not
-        # a regular expression), and the patterns that need only regular expressions.
-        self._anchored: dict[str, list[int]] = collections.defaultdict(list)
-        self._unanchored: list[int] = []
+        # Matcher with every pattern of rules.yml took ~14 ms a message. So each pattern has a Matcher of its
+        # own, run only when the message has something for every non-optional token of the pattern (set
+        # operations, microseconds); the Matcher still decides (_Prefiltered). The same for figurative uses
+        # and child writers, which are looked for once a rule has matched: one Matcher over all of them took
+        # ~2 ms a message that matched.
+        self._rules = _Prefiltered(nlp)
         for rule in rules:
             for phrase in rule.phrases:
-                pattern = self._pattern(phrase, rule.id)
-                matcher = Matcher(nlp.vocab)
-                matcher.add(rule.id, [pattern])
-                needs = self._needs_of(pattern)
-                if needs[0].regex is None:
-                    for form in needs[0].forms | needs[0].texts:
-                        self._anchored[form].append(len(self._patterns))
-                else:
-                    self._unanchored.append(len(self._patterns))
-                self._patterns.append((needs, matcher))
-        self.context = Matcher(nlp.vocab)
-        self.context.add(FIGURATIVE, [self._pattern(p, FIGURATIVE) for p in figurative])
-        self.context.add(CHILD_WRITER, [self._pattern(p, CHILD_WRITER) for p in child])
-
-    @staticmethod
-    def _needs_of(pattern: list[dict[str, Any]]) -> tuple[_Needs, ...]:
-        """The pattern's non-optional tokens, regular expressions last (they are the dearest to check)."""
-        needs = [_Needs.of(token) for token in pattern if "OP" not in token]
-        return tuple(sorted(needs, key=lambda need: need.regex is not None))
+                self._rules.add(rule.id, self._pattern(phrase, rule.id))
+        self._context = _Prefiltered(nlp)
+        for key, phrases in ((FIGURATIVE, figurative), (CHILD_WRITER, child)):
+            for phrase in phrases:
+                self._context.add(key, self._pattern(phrase, key))
 
     def _lemma(self, word: str) -> str:
         if fold(word) in _NO_LEMMA:
@@ -221,17 +245,10 @@ class CrisisDetector:
         if not text or not text.strip():
             return None
         doc, texts, forms = self._doc(text)
-        strings = self.nlp.vocab.strings
-        candidates = {i for form in forms for i in self._anchored.get(form, ())}.union(self._unanchored)
-        matched = {
-            (start, end, strings[key])
-            for needs, matcher in (self._patterns[i] for i in sorted(candidates))
-            if all(need.met_by(texts, forms) for need in needs)
-            for key, start, end in matcher(doc)
-        }
+        matched = self._rules(doc, texts, forms)
         if not matched:
             return None
-        context = [(strings[key], start, end) for key, start, end in self.context(doc)]
+        context = [(name, start, end) for start, end, name in self._context(doc, texts, forms)]
         figurative = [(s, e) for name, s, e in context if name == FIGURATIVE]
         found = [(name, s, e) for s, e, name in sorted(matched) if not any(s < fe and fs < e for fs, fe in figurative)]
         if not found:

@@ -225,8 +225,8 @@ def _reference_matcher(detector: CrisisDetector):
     return matcher
 
 
-def _reference_rules(detector: CrisisDetector, matcher, text: str) -> tuple[set[str], list[str], bool]:
-    """What the reference Matcher finds: rule ids, spans, child writer."""
+def _reference_rules(detector: CrisisDetector, matcher, text: str) -> tuple[set[str], list[str], bool, set[str]]:
+    """What the reference Matcher finds: rule ids, spans, child writer, and every key that matched."""
     doc, _, _ = detector._doc(text)
     found = [(detector.nlp.vocab.strings[k], s, e) for k, s, e in matcher(doc)]
     fig = [(s, e) for name, s, e in found if name == "figurative"]
@@ -241,6 +241,7 @@ def _reference_rules(detector: CrisisDetector, matcher, text: str) -> tuple[set[
         {name for _, _, name in kept},
         [doc[s:e].text for s, e, _ in kept],
         any(n == "child_writer" for n, _, _ in found),
+        {name for name, _, _ in found},
     )
 
 
@@ -251,11 +252,17 @@ def test_the_prefilter_never_changes_what_the_rules_find(detector: CrisisDetecto
     crisis, not_crisis, _ = load_set()
     rules, figurative, child = load_rules()
     texts = [i["text"] for i in crisis + not_crisis] + [p for r in rules for p in r.phrases] + figurative + child
+    # Figurative uses and child writers count only beside a rule's match: each one with a rule's phrase.
+    phrases = [p for r in rules for p in r.phrases]
+    texts += [f"{extra} {phrases[i * 7 % len(phrases)]}" for i, extra in enumerate(figurative + child)]
+    texts += [f"{phrases[i * 11 % len(phrases)]}, {extra}" for i, extra in enumerate(figurative + child)]
     texts = [t.replace("~", "bara").replace("<ålder>", "14") for t in texts]
     matcher = _reference_matcher(detector)
-    fired = 0
+    fired = children = figurative_uses = 0
     for text in texts:
-        expected_rules, expected_spans, expected_child = _reference_rules(detector, matcher, text)
+        expected_rules, expected_spans, expected_child, keys = _reference_rules(detector, matcher, text)
+        figurative_uses += "figurative" in keys and not keys.isdisjoint(detector.rules)
+        children += expected_child and bool(expected_rules)
         found = detector.detect(text)
         if not expected_rules:
             assert found is None, text
@@ -268,3 +275,4 @@ def test_the_prefilter_never_changes_what_the_rules_find(detector: CrisisDetecto
             expected_child,
         ), text
     assert fired > 300  # the comparison covered real matches, not only messages that match nothing
+    assert children > 20 and figurative_uses > 20  # and the context patterns beside them
