@@ -148,3 +148,36 @@ def test_the_sentence_features_are_rasas_own_stack():
     rasas = message.get_sparse_features(TEXT)[1].features.tocsr()
     assert ours.shape == rasas.shape == (1, len(VOCAB) + 3 + 6)
     assert (ours != rasas).nnz == 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_one_row_stacking_is_scipys_hstack(seed):
+    from scipy.sparse import hstack
+    from scipy.sparse import random as sparse_random
+
+    from bot.rasa_components.tfidf_logreg import _one_row
+
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for _ in range(rng.integers(1, 4)):
+        width = int(rng.integers(1, 3000))
+        block = sparse_random(1, width, density=float(rng.choice([0.0, 0.001, 0.05])), random_state=seed, format="coo")
+        if seed % 3 == 0:
+            block = coo_matrix(block.toarray().astype(np.int64))
+        if seed % 4 == 1 and block.nnz:  # unsorted, with a duplicate entry: summed, as hstack does
+            block = coo_matrix(
+                (np.r_[block.data[::-1], 1.0], (np.zeros(block.nnz + 1, int), np.r_[block.col[::-1], block.col[0]])),
+                shape=block.shape,
+            )
+        blocks.append(block)
+    ours, scipys = _one_row(blocks), hstack(blocks, format="csr")
+    assert ours.shape == scipys.shape and ours.dtype == scipys.dtype
+    assert ours.has_canonical_format
+    assert (ours != scipys).nnz == 0
+
+
+def test_blocks_of_several_rows_go_to_hstack():
+    from bot.rasa_components.tfidf_logreg import _one_row
+
+    blocks = [coo_matrix(np.eye(2)), coo_matrix(np.ones((2, 3)))]
+    assert (_one_row(blocks) != coo_matrix(np.hstack([np.eye(2), np.ones((2, 3))])).tocsr()).nnz == 0
