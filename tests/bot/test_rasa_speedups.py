@@ -371,3 +371,41 @@ def test_the_channels_freeze_after_start_and_close_sessions_before_stop() -> Non
         listeners = {(f.event, f.listener) for f in channel.blueprint(handler)._future_listeners}
         assert ("after_server_start", rasa_speedups.freeze_loaded_objects) in listeners
         assert ("before_server_stop", rasa_speedups.close_sessions) in listeners
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"next_action": "action_answer_article", "tracker": {"events": [{"event": "user", "text": "Hej då, vän ✓"}]}},
+        {"confidence": 0.8123456789012345, "n": 3, "none": None, "flag": True, "list": [1.5e-300, -0.0, 12]},
+        {1: "int key", "nested": {2: [3]}},  # json.dumps writes "1": orjson too, with OPT_NON_STR_KEYS
+        {"big": 2**70},  # beyond orjson: json.dumps writes it
+    ],
+)
+def test_request_bodies_read_back_as_json_dumps_writes_them(value) -> None:
+    import json
+
+    assert json.loads(rasa_speedups.json_dumps(value)) == json.loads(json.dumps(value))
+
+
+def test_numpy_values_in_a_body_are_written_as_numbers() -> None:
+    import json
+
+    import numpy as np
+
+    body = rasa_speedups.json_dumps({"confidence": np.float64(0.25), "ranking": np.array([1, 2])})
+    assert json.loads(body) == {"confidence": 0.25, "ranking": [1, 2]}
+
+
+async def test_the_kept_session_sends_its_bodies_with_orjson(action_server, monkeypatch) -> None:
+    server, _ = action_server
+    rasa_speedups.install()
+    written = []
+    real = rasa_speedups.json_dumps
+    monkeypatch.setattr(rasa_speedups, "json_dumps", lambda value: written.append(value) or real(value))
+    await rasa_speedups.close_sessions()  # a session made from here on serialises with the patched function
+    endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook")
+    answer = await endpoint.request(json={"next_action": "action_åäö"})
+    await rasa_speedups.close_sessions()
+    assert answer["responses"][0]["text"] == "action_åäö"
+    assert written == [{"next_action": "action_åäö"}]
