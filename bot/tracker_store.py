@@ -17,14 +17,16 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import insert, select, text
 
@@ -73,9 +75,36 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+# The bot's replies that redaction leaves as they are: mostly the knowledge base's articles and the domain's
+# responses, the same few hundred texts again and again, many with the public phone numbers that make every
+# detector look (~0.35 ms a reply). A reply in which redaction finds anything is never kept here.
+_CLEAN_REPLIES: collections.OrderedDict[str, None] = collections.OrderedDict()
+_CLEAN_REPLIES_MAX = 2048
+_clean_replies_lock = threading.Lock()
+
+
+def _redact_reply(text: Any) -> Any:
+    if not isinstance(text, str):
+        return redact_value(text)
+    with _clean_replies_lock:
+        if text in _CLEAN_REPLIES:
+            _CLEAN_REPLIES.move_to_end(text)
+            return text
+    redacted = redact(text)
+    if redacted == text:
+        with _clean_replies_lock:
+            _CLEAN_REPLIES[text] = None
+            if len(_CLEAN_REPLIES) > _CLEAN_REPLIES_MAX:
+                _CLEAN_REPLIES.popitem(last=False)
+    return redacted
+
+
 def serialise(event: Event) -> dict[str, Any]:
     """The event as Rasa serialises it, with personal data replaced by placeholders."""
-    return redact_value(event.as_dict())
+    data = event.as_dict()
+    if isinstance(event, BotUttered):
+        return {key: _redact_reply(value) if key == "text" else redact_value(value) for key, value in data.items()}
+    return redact_value(data)
 
 
 class NaraTrackerStore(TrackerStore):

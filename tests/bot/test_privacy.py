@@ -549,3 +549,34 @@ def test_the_traceback_text_is_redacted_too(original_factory: object, collected:
         logging.getLogger("x").exception("failed")
     formatted = logging.Formatter().format(collected.records[0])
     assert "811218-9876" not in formatted and PNR in formatted and "ValueError" in formatted
+
+
+def _redact_without_the_identifier_shortcut(text: str) -> str:
+    """redact() as it reads a text that is not a bare identifier: every detector, until nothing changes."""
+    keep = privacy.default_allowlist()
+    while (redacted := privacy._redact_once(text, keep)) != text:
+        text = redacted
+    return text
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.uuids().map(lambda u: u.hex),
+        st.uuids().map(str),
+        st.text(alphabet="0123456789abcdefABCDEF", min_size=16, max_size=40),
+        # identifiers that hold a phone number or a personnummer among their digits
+        st.sampled_from(["0701234567", "198112189876", "46701234567", "8112189876"]).flatmap(
+            lambda digits: st.tuples(st.text("abcdef", min_size=1, max_size=8), st.text("abcdef0", max_size=8)).map(
+                lambda parts: parts[0] + digits + parts[1]
+            )
+        ),
+    )
+)
+def test_a_bare_identifier_is_kept_as_every_detector_would_keep_it(text: str) -> None:
+    assert privacy.redact(text) == _redact_without_the_identifier_shortcut(text)
+
+
+def test_an_identifier_beside_personal_data_still_goes_through_every_detector() -> None:
+    text = "7657bbc0222f4470b51f1db5cac2fdc4 ring 070-123 45 67"
+    assert privacy.redact(text) == _redact_without_the_identifier_shortcut(text) != text

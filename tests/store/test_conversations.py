@@ -274,3 +274,34 @@ def test_sqlite_keeps_a_write_ahead_log_and_writers_of_one_process_take_turns(tm
     db.engine(url).dispose()
     db.remove_sqlite_database(tmp_path / "wal.db")
     assert not list(tmp_path.glob("wal.db*"))
+
+
+REPLIES = [
+    "Ring 112 om någon är i fara. Vårdguiden 1177 svarar dygnet runt.",  # public numbers: kept, and remembered
+    "Vi ringer dig på 070-123 45 67 i morgon.",  # a resident's number echoed: redacted, never remembered
+    "Skriv till anna.andersson@example.com så hör vi av oss.",
+    "Ingen siffra alls här.",
+]
+
+
+def test_a_reply_is_redacted_the_same_way_the_second_time_and_personal_data_is_never_remembered(monkeypatch):
+    from bot import tracker_store
+
+    monkeypatch.setattr(tracker_store, "_CLEAN_REPLIES", tracker_store.collections.OrderedDict())
+    for _ in range(3):
+        for text in REPLIES:
+            event = BotUttered(text, {"buttons": [{"title": "Ring 070-123 45 67", "payload": "/affirm"}]})
+            expected = tracker_store.redact_value(event.as_dict())
+            assert tracker_store.serialise(event) == expected
+    assert list(tracker_store._CLEAN_REPLIES) == [REPLIES[0], REPLIES[3]]
+    assert "070" not in json.dumps(tracker_store.serialise(BotUttered(REPLIES[1])))
+
+
+def test_the_remembered_replies_are_bounded(monkeypatch):
+    from bot import tracker_store
+
+    monkeypatch.setattr(tracker_store, "_CLEAN_REPLIES", tracker_store.collections.OrderedDict())
+    monkeypatch.setattr(tracker_store, "_CLEAN_REPLIES_MAX", 5)
+    for i in range(20):
+        tracker_store.serialise(BotUttered(f"Svar nummer {i}, ring 112"))
+    assert list(tracker_store._CLEAN_REPLIES) == [f"Svar nummer {i}, ring 112" for i in range(15, 20)]
