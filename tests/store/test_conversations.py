@@ -305,3 +305,30 @@ def test_the_remembered_replies_are_bounded(monkeypatch):
     for i in range(20):
         tracker_store.serialise(BotUttered(f"Svar nummer {i}, ring 112"))
     assert list(tracker_store._CLEAN_REPLIES) == [f"Svar nummer {i}, ring 112" for i in range(15, 20)]
+
+
+def test_sqlite_work_runs_on_the_event_loop_and_a_database_server_in_a_thread(store, db_url, domain, monkeypatch):
+    import threading
+
+    threads = []
+    real = NaraTrackerStore._retrieve
+
+    def recording(self, sender_id, full):
+        threads.append(threading.get_ident())
+        return real(self, sender_id, full)
+
+    monkeypatch.setattr(NaraTrackerStore, "_retrieve", recording)
+
+    async def go():
+        await store.save(conversation(domain, "thread-check"))
+        return threading.get_ident(), await store.retrieve("thread-check")
+
+    loop_thread, tracker = run(go())
+    assert tracker is not None and tracker.sender_id == "thread-check"
+    assert (threads == [loop_thread]) is db_url.startswith("sqlite")
+
+
+def test_a_failing_sqlite_database_still_fails_closed_on_the_event_loop(domain, tmp_path):
+    store = NaraTrackerStore(domain=domain, url=f"sqlite:///{tmp_path / 'never-migrated.db'}")
+    with pytest.raises(StoreUnavailable):
+        run(store.retrieve("nobody"))
