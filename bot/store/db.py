@@ -43,8 +43,9 @@ def engine(url: str | None = None) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite:///"):
         # A pool of open connections to the file (SQLAlchemy 1.4 opens a new one for every session, and the
-        # PRAGMAs with it: 15% of the Rasa server's time under load, bench/README.md). Sessions run in
-        # threads (the tracker store's), hence check_same_thread=False; SQLite serialises the writes.
+        # PRAGMAs with it: 15% of the Rasa server's time under load, bench/README.md). The tracker store uses
+        # them on the event loop, the staff app and the CLI in threads of their own, hence
+        # check_same_thread=False; SQLite serialises the writes.
         created = create_engine(
             url,
             future=True,
@@ -88,7 +89,8 @@ def _sqlite_write_lock(url: str) -> threading.Lock:
 
 
 def writer(url: str | None = None) -> contextlib.AbstractContextManager:
-    """Held around a write that many threads of one process make at once (the tracker store's saves).
+    """Held around a write that several threads of one process may make at once (the tracker store's saves;
+    on SQLite they now run on the event loop, so it is rarely contended, but any thread that saves takes it).
 
     SQLite lets one writer in at a time and makes the others wait in its busy handler, which sleeps in
     steps of up to 100 ms; threads that queue here are woken as soon as the writer is done instead. Other
