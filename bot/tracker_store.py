@@ -158,7 +158,7 @@ class NaraTrackerStore(TrackerStore):
     # loop serves other conversations meanwhile. SQLite is a local file whose statements take well under a
     # millisecond, and the work is mostly Python (JSON, redaction) that holds the GIL either way: handing it
     # to a thread and back cost more than it did. On the event loop Nära served ~28% more messages a second
-    # at 10 conversations, p95 ~205 -> ~155 ms (bench/README.md). The price: a commit's fsync, and a wait for
+    # at 10 conversations, p95 ~213 -> ~155 ms (bench/README.md). The price: a commit's fsync, and a wait for
     # another process's write lock (the staff app's, `nara purge`'s; at most busy_timeout), hold up every
     # conversation of this server meanwhile. Production runs on PostgreSQL (docs/scaling.md).
 
