@@ -221,7 +221,8 @@ async def freeze_loaded_objects(*_: Any) -> None:
     objects that live as long as the server) out of the garbage collector's sight. Without it each full
     collection walked them all: 350-440 ms during which no conversation got an answer, about every 40 s at
     N=10; with it a full collection takes ~3 ms (bench/README.md). A Sanic listener (`after_server_start`,
-    once the model is loaded)."""
+    once the model is loaded). The price: a model replaced later through Rasa's HTTP API is freed only as far
+    as reference counting reaches; reference cycles among the frozen objects stay until the server restarts."""
     gc.collect()
     gc.freeze()
 
