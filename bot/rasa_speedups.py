@@ -223,6 +223,8 @@ async def freeze_loaded_objects(*_: Any) -> None:
     N=10; with it a full collection takes ~3 ms (bench/README.md). A Sanic listener (`after_server_start`,
     once the model is loaded). The price: a model replaced later through Rasa's HTTP API is freed only as far
     as reference counting reaches; reference cycles among the frozen objects stay until the server restarts."""
+    if gc.get_freeze_count():
+        return  # done: both channels register this listener, and one collection at start-up is enough
     gc.collect()
     gc.freeze()
 

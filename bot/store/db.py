@@ -50,7 +50,7 @@ def engine(url: str | None = None) -> Engine:
             url,
             future=True,
             poolclass=QueuePool,
-            pool_size=10,  # at least the server's worker threads: an overflow connection is closed after use
+            pool_size=10,  # the staff app's and the CLI's threads; an overflow connection is closed after use
             max_overflow=10,
             pool_timeout=10,
             connect_args={"check_same_thread": False},

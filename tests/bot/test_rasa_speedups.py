@@ -268,8 +268,12 @@ def test_is_empty_answers_as_rasa_and_asks_once(monkeypatch: pytest.MonkeyPatch)
 # --- the action server over kept connections --------------------------------------------------------------
 
 
-async def _action_server(aiohttp_server_factory):
+@pytest.fixture()
+async def action_server():
+    """A stand-in action server on loopback: it answers with the action's name and the request's headers, and
+    records the peer (address, port) of every request, so that a reused connection shows as one peer."""
     from aiohttp import web
+    from aiohttp.test_utils import TestServer
 
     peers: list[tuple] = []
 
@@ -282,25 +286,10 @@ async def _action_server(aiohttp_server_factory):
 
     app = web.Application()
     app.router.add_post("/webhook", webhook)
-    server = await aiohttp_server_factory(app)
-    return server, peers
-
-
-@pytest.fixture()
-async def action_server():
-    from aiohttp.test_utils import TestServer
-
-    servers = []
-
-    async def factory(app):
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
-        return server
-
-    yield await _action_server(factory)
-    for server in servers:
-        await server.close()
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server, peers
+    await server.close()
 
 
 async def test_action_calls_reuse_one_connection_and_keep_rasas_headers(action_server) -> None:
