@@ -22,7 +22,12 @@ EXAMPLES = [
     ("min tonåring skriker och smäller i dörrar", "parenting"),
 ]
 NEW = ["min dotter är ensam i skolan", "hemmasittare", "skriker skriker skriker", "xyzzy", "Ensam, SKOLAN!"]
-CONFIGS = [{}, {"analyzer": "char_wb", "min_ngram": 2, "max_ngram": 5}, {"use_lemma": False, "min_df": 2}]
+CONFIGS = [
+    {},
+    {"analyzer": "char_wb", "min_ngram": 2, "max_ngram": 5},
+    {"use_lemma": False, "min_df": 2},
+    {"min_ngram": 1, "max_ngram": 2, "lowercase": False},
+]
 
 
 def _tokenized(texts_and_intents) -> list[Message]:
@@ -60,6 +65,14 @@ def test_the_sentence_features_are_rasas_and_there_are_no_sequence_features(tmp_
         (mine,) = _features(our_message, FEATURE_TYPE_SENTENCE)
         assert mine.features.shape == theirs.features.shape
         assert (mine.features.tocsr() != theirs.features.tocsr()).nnz == 0, text
+        # The same matrix as stored, not only the same values: COO, columns in order, Rasa's dtypes.
+        assert mine.features.format == theirs.features.format == "coo"
+        assert mine.features.col.tolist() == theirs.features.col.tolist(), text
+        assert mine.features.data.tolist() == theirs.features.data.tolist(), text
+        assert (mine.features.data.dtype, mine.features.col.dtype) == (
+            theirs.features.data.dtype,
+            theirs.features.col.dtype,
+        )
         assert _features(theirs_message, FEATURE_TYPE_SEQUENCE)
         assert _features(our_message, FEATURE_TYPE_SEQUENCE) == []
 
