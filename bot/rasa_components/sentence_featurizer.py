@@ -44,7 +44,7 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
         return [None] * len(all_tokens), sentences
 
     def _count(self, vectorizer: CountVectorizer, text: str) -> scipy.sparse.coo_matrix:
-        """`vectorizer.transform([text])` with sorted indices, as a COO matrix (tests/bot/test_sentence_featurizer.py)."""
+        """`vectorizer.transform([text])` with sorted indices, as COO (tests/bot/test_sentence_featurizer.py)."""
         analyzers = self.__dict__.setdefault("_analyzers", {})
         cached = analyzers.get(id(vectorizer))
         if cached is None or cached[0] is not vectorizer:  # kept with its vectorizer: never another one's
