@@ -12,6 +12,13 @@
   which passes through that wrapper to `bot.channels`: the resident gets an apology with the numbers that
   work without Nära, and nothing is kept in the process. The engine pings connections before use, so the
   store works again by itself as soon as the database is back.
+- **The last turn's tracker, kept for the next.** After a save the tracker is kept in this process (at most
+  `KEEP_MAX` conversations, for `KEEP_SECONDS`), and the next message of the conversation gets it back
+  instead of reading and rebuilding every event of the session, if the database still ends with the row this
+  process wrote last (another instance, an erasure or `nara purge` changes that). Only a tracker that is what
+  reading the database would give is kept: nothing in it was changed by redaction (so nothing in memory
+  differs from the stored, redacted text), it starts at its session start, every event of it is stored.
+  Rebuilding the tracker was ~9% of the Rasa server's time under load (bench/README.md).
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ import collections
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.core.events import BotUttered, Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import insert, select, text
 
@@ -54,6 +63,19 @@ _SINCE_LATEST_SESSION = (
 )
 _LATEST_SESSION = text(f"SELECT data {_SINCE_LATEST_SESSION} ORDER BY id")
 _LATEST_SESSION_COUNT = text(f"SELECT count(*) {_SINCE_LATEST_SESSION}")
+# The sender's newest row: what a kept tracker is checked against.
+_NEWEST_ROW = text("SELECT id, timestamp FROM conversation_events WHERE sender_id = :sender ORDER BY id DESC LIMIT 1")
+
+KEEP_MAX = 1000  # conversations whose last tracker is kept (least recently saved ones go first)
+KEEP_SECONDS = 300.0  # a tracker not asked for again within this is dropped, with the text in it
+
+
+@dataclass
+class _Kept:
+    tracker: DialogueStateTracker
+    newest_row: tuple[int, float]  # (id, timestamp) of the last row this save wrote
+    domain: Domain  # the trackers' slots are the domain's: a new model's domain means reading again
+    saved_at: float  # time.monotonic()
 
 
 class StoreUnavailable(BaseException):  # noqa: N818 - the name says what the channel answers to
@@ -101,10 +123,17 @@ def _redact_reply(text: Any) -> Any:
 
 def serialise(event: Event) -> dict[str, Any]:
     """The event as Rasa serialises it, with personal data replaced by placeholders."""
+    return _serialise(event)[0]
+
+
+def _serialise(event: Event) -> tuple[dict[str, Any], bool]:
+    """`serialise(event)`, and whether redaction changed nothing in it."""
     data = event.as_dict()
     if isinstance(event, BotUttered):
-        return {key: _redact_reply(value) if key == "text" else redact_value(value) for key, value in data.items()}
-    return redact_value(data)
+        redacted = {key: _redact_reply(value) if key == "text" else redact_value(value) for key, value in data.items()}
+    else:
+        redacted = redact_value(data)
+    return redacted, redacted == data
 
 
 class NaraTrackerStore(TrackerStore):
@@ -126,6 +155,8 @@ class NaraTrackerStore(TrackerStore):
         apply_turn_limits()  # the Rasa server that keeps conversations here runs one turn at a time (bot/limits.py)
         rasa_speedups.install()  # two hot spots of Rasa 3.6 replaced by faster equivalents (bot/rasa_speedups.py)
         self.url = url or (host if host and "://" in host else None) or db.database_url()
+        self._kept: collections.OrderedDict[str, _Kept] = collections.OrderedDict()
+        self._kept_lock = threading.Lock()  # PostgreSQL's work runs in threads
         super().__init__(domain, None, **kwargs)
 
     # --- Rasa's interface -------------------------------------------------------------------------
@@ -147,6 +178,7 @@ class NaraTrackerStore(TrackerStore):
         from bot.retention import erase_conversation
 
         def work() -> int:
+            self._forget(sender_id)
             with db.session(self.url) as s:
                 return erase_conversation(s, sender_id)
 
@@ -187,10 +219,39 @@ class NaraTrackerStore(TrackerStore):
             return starts[-1] + stored
         return stored
 
+    def _forget(self, sender_id: str) -> _Kept | None:
+        with self._kept_lock:
+            return self._kept.pop(sender_id, None)
+
+    def _keep(self, tracker: DialogueStateTracker, newest_row: tuple[int, float]) -> None:
+        now = time.monotonic()
+        with self._kept_lock:
+            self._kept.pop(tracker.sender_id, None)
+            self._kept[tracker.sender_id] = _Kept(tracker, newest_row, self.domain, now)
+            # The oldest saves go first: too many, or kept too long.
+            while self._kept and (
+                len(self._kept) > KEEP_MAX or next(iter(self._kept.values())).saved_at < now - KEEP_SECONDS
+            ):
+                self._kept.popitem(last=False)
+
+    def _kept_tracker(self, connection, sender_id: str) -> DialogueStateTracker | None:
+        """The tracker kept from this conversation's last save, if it is still what the database holds. Taken
+        out: one turn at a time has it, and a turn that fails leaves nothing behind."""
+        kept = self._forget(sender_id)
+        if kept is None or kept.domain is not self.domain or time.monotonic() - kept.saved_at > KEEP_SECONDS:
+            return None
+        if getattr(kept.tracker, _STORED, None) != len(kept.tracker.events):
+            return None  # events were added after the save: not what the database holds
+        newest = connection.execute(_NEWEST_ROW, {"sender": sender_id}).first()
+        return kept.tracker if newest is not None and tuple(newest) == kept.newest_row else None
+
     def _retrieve(self, sender_id: str, full: bool) -> DialogueStateTracker | None:
         # A Core connection, not an ORM session: nothing here needs the ORM, and its layers were half of a
         # retrieve's time (bench/README.md).
         with db.engine(self.url).connect() as connection:
+            kept = None if full else self._kept_tracker(connection, sender_id)
+            if kept is not None:
+                return kept
             if full:
                 query = select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
                 rows = connection.execute(query.order_by(ConversationEvent.id)).scalars().all()
@@ -208,14 +269,21 @@ class NaraTrackerStore(TrackerStore):
 
     def _save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
+        self._forget(sender_id)  # whatever was kept is older than this
         events = list(tracker.events)
         stored = getattr(tracker, _STORED, None)
         new = events[stored:] if stored is not None and stored <= len(events) else None
         if new is None or any(getattr(event, "action_name", None) == ERASE_ACTION for event in new):
             self._count_and_save(sender_id, events)  # a tracker made here, or an erasure: the ORM session
-        else:
-            self._insert(sender_id, new)  # the usual turn: a Core connection, one INSERT
-        setattr(tracker, _STORED, len(events))  # committed: all of them are stored (or erased)
+            setattr(tracker, _STORED, len(events))  # committed: all of them are stored (or erased)
+            return
+        rows, unchanged = self._rows_and_unchanged(sender_id, new)
+        # The usual turn: a Core connection, one INSERT; and the newest row, if the tracker is to be kept.
+        newest_row = self._insert(sender_id, rows, newest=unchanged)
+        setattr(tracker, _STORED, len(events))
+        if newest_row is not None:
+            _drop_events_before_session(tracker)
+            self._keep(tracker, newest_row)
 
     def _count_and_save(self, sender_id: str, events: list[Event]) -> None:
         from bot.retention import erase_conversation
@@ -228,18 +296,29 @@ class NaraTrackerStore(TrackerStore):
             if new:
                 s.execute(insert(ConversationEvent), self._rows(sender_id, new))
 
-    def _insert(self, sender_id: str, new: list[Event]) -> None:
-        if not new:
-            return
-        rows = self._rows(sender_id, new)  # redacted before the write lock is taken
+    def _insert(self, sender_id: str, rows: list[dict[str, Any]], newest: bool) -> tuple[int, float] | None:
+        """Writes the rows (redacted before the write lock is taken); with `newest`, the sender's newest row
+        as of this write (the turn holds the conversation's lock: nobody else writes to it meanwhile)."""
+        if not rows and not newest:
+            return None
         with db.writer(self.url), db.engine(self.url).begin() as connection:
-            connection.execute(insert(ConversationEvent.__table__), rows)
+            if rows:
+                connection.execute(insert(ConversationEvent.__table__), rows)
+            row = connection.execute(_NEWEST_ROW, {"sender": sender_id}).first() if newest else None
+        return None if row is None else (row[0], row[1])
 
     @staticmethod
     def _rows(sender_id: str, new: list[Event]) -> list[dict[str, Any]]:
+        return NaraTrackerStore._rows_and_unchanged(sender_id, new)[0]
+
+    @staticmethod
+    def _rows_and_unchanged(sender_id: str, new: list[Event]) -> tuple[list[dict[str, Any]], bool]:
+        """The rows to write, and whether redaction left every event as it was."""
         rows = []
+        unchanged = True
         for event in new:
-            data = serialise(event)
+            data, same = _serialise(event)
+            unchanged = unchanged and same
             rows.append(
                 {
                     "sender_id": sender_id,
@@ -250,4 +329,15 @@ class NaraTrackerStore(TrackerStore):
                     "data": json.dumps(data, ensure_ascii=False),
                 }
             )
-        return rows
+        return rows, unchanged
+
+
+def _drop_events_before_session(tracker: DialogueStateTracker) -> None:
+    """Makes a saved tracker what reading it back gives: the events from its latest session start on (all,
+    if it has none). The events before it are stored, and change nothing after it: a session start resets
+    the conversation's state (a new conversation's first events, or a session that expired this turn)."""
+    events = tracker.events
+    starts = [i for i, event in enumerate(events) if isinstance(event, SessionStarted)]
+    for _ in range(starts[-1] if starts else 0):
+        events.popleft()
+    setattr(tracker, _STORED, len(events))

@@ -1,0 +1,159 @@
+"""The tracker kept from a conversation's last save (bot/tracker_store.py), on SQLite and PostgreSQL: it is
+what reading the database gives, and it is not used once the database says otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import tracker_store
+from bot.paths import ROOT
+from bot.retention import erase_conversation
+from bot.store import db
+from bot.tracker_store import NaraTrackerStore
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def store(db_url, domain) -> NaraTrackerStore:
+    return NaraTrackerStore(domain=domain, url=db_url)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def from_database(db_url: str, domain: Domain, sender: str) -> DialogueStateTracker | None:
+    """What a fresh process reads: another store, nothing kept."""
+    return run(NaraTrackerStore(domain=domain, url=db_url).retrieve(sender))
+
+
+def events_of(tracker: DialogueStateTracker) -> list[dict]:
+    return [event.as_dict() for event in tracker.events]
+
+
+def turn(tracker: DialogueStateTracker, text: str, intent: str = "greet") -> None:
+    at = time.time()
+    tracker.update(ActionExecuted("action_listen", timestamp=at))
+    tracker.update(UserUttered(text, intent={"name": intent, "confidence": 0.9}, timestamp=at + 0.1))
+    tracker.update(SlotSet("topic", "parenting", timestamp=at + 0.2))
+    tracker.update(ActionExecuted("utter_greet", timestamp=at + 0.3))
+    tracker.update(BotUttered("Hej! Om någon är i fara: ring 112.", timestamp=at + 0.4))
+
+
+def new_conversation(store: NaraTrackerStore, sender: str) -> DialogueStateTracker:
+    """As Rasa starts one: created and saved with action_listen, then the session start, then a turn."""
+    tracker = run(store.get_or_create_tracker(sender))
+    at = time.time()
+    tracker.update(ActionExecuted("action_session_start", timestamp=at))
+    tracker.update(SessionStarted(timestamp=at + 0.01))
+    turn(tracker, "hej")
+    run(store.save(tracker))
+    return tracker
+
+
+def test_the_next_turn_gets_the_saved_tracker_as_reading_the_database_gives_it(store, db_url, domain):
+    saved = new_conversation(store, "k1")
+    # Trimmed to its session start, as the database reads it: the events before it are stored, not kept.
+    assert isinstance(saved.events[0], SessionStarted)
+    assert events_of(saved) == events_of(from_database(db_url, domain, "k1"))
+    again = run(store.retrieve("k1"))
+    assert again is saved
+    assert again.current_state() == from_database(db_url, domain, "k1").current_state()
+    turn(again, "hur gör jag?")
+    run(store.save(again))
+    third = run(store.retrieve("k1"))
+    assert third is saved
+    assert events_of(third) == events_of(from_database(db_url, domain, "k1"))
+
+
+def test_a_kept_tracker_is_handed_out_once(store, db_url, domain):
+    saved = new_conversation(store, "k2")
+    assert run(store.retrieve("k2")) is saved
+    # Nothing saved since: the next retrieve reads the database (a turn that failed leaves nothing behind).
+    fresh = run(store.retrieve("k2"))
+    assert fresh is not saved and events_of(fresh) == events_of(saved)
+
+
+def test_events_added_after_the_save_are_not_handed_out(store, db_url, domain):
+    saved = new_conversation(store, "k3")
+    saved.update(ActionExecuted("action_listen"))  # not saved
+    got = run(store.retrieve("k3"))
+    assert got is not saved and len(got.events) == len(saved.events) - 1
+
+
+def test_another_instance_writing_to_the_conversation_makes_it_read_again(store, db_url, domain):
+    saved = new_conversation(store, "k4")
+    other = NaraTrackerStore(domain=domain, url=db_url)
+    theirs = run(other.retrieve("k4"))
+    turn(theirs, "från den andra servern")
+    run(other.save(theirs))
+    got = run(store.retrieve("k4"))
+    assert got is not saved
+    assert [e.text for e in got.events if isinstance(e, UserUttered)] == ["hej", "från den andra servern"]
+
+
+def test_an_erasure_elsewhere_is_never_undone_by_a_kept_tracker(store, db_url, domain):
+    new_conversation(store, "k5")
+    with db.session(db_url) as s:  # as `nara purge` or another instance erases it
+        erase_conversation(s, "k5")
+    assert run(store.retrieve("k5")) is None
+
+
+def test_an_erasure_elsewhere_followed_by_a_new_conversation_is_read_again(store, db_url, domain):
+    saved = new_conversation(store, "k6")
+    with db.session(db_url) as s:
+        erase_conversation(s, "k6")
+    other = NaraTrackerStore(domain=domain, url=db_url)
+    new_conversation(other, "k6")
+    got = run(store.retrieve("k6"))
+    assert got is not saved and events_of(got) == events_of(from_database(db_url, domain, "k6"))
+
+
+def test_delete_forgets_the_kept_tracker(store, db_url, domain):
+    new_conversation(store, "k7")
+    run(store.delete("k7"))
+    assert run(store.retrieve("k7")) is None
+
+
+def test_a_turn_with_personal_data_is_not_kept_the_stored_redacted_text_is_read(store, db_url, domain):
+    saved = new_conversation(store, "k8")
+    again = run(store.retrieve("k8"))
+    turn(again, "mitt nummer är 070-123 45 67")
+    run(store.save(again))
+    got = run(store.retrieve("k8"))
+    assert got is not saved
+    assert "070-123 45 67" not in str(events_of(got))
+    assert events_of(got) == events_of(from_database(db_url, domain, "k8"))
+
+
+def test_kept_trackers_are_dropped_after_keep_seconds_and_beyond_keep_max(store, db_url, domain, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(tracker_store.time, "monotonic", lambda: now[0])
+    saved = new_conversation(store, "k9")
+    now[0] += tracker_store.KEEP_SECONDS + 1
+    assert run(store.retrieve("k9")) is not saved  # too old: read again
+    saved = new_conversation(store, "k10")
+    now[0] += tracker_store.KEEP_SECONDS + 1
+    new_conversation(store, "k11")  # a later save drops the old one from memory too
+    assert "k10" not in store._kept and "k11" in store._kept
+    monkeypatch.setattr(tracker_store, "KEEP_MAX", 2)
+    for sender in ("k12", "k13", "k14"):
+        new_conversation(store, sender)
+    assert list(store._kept) == ["k13", "k14"]
+
+
+def test_a_new_domain_reads_again(store, db_url, domain):
+    saved = new_conversation(store, "k15")
+    store.domain = Domain.load(str(ROOT / "domain.yml"))  # a new model was loaded
+    got = run(store.retrieve("k15"))
+    assert got is not saved and events_of(got) == events_of(saved)
