@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -88,3 +90,45 @@ def test_training_data_gets_the_same_sentence_features_and_intents_keep_rasas(tm
         (b,) = _features(mine, FEATURE_TYPE_SENTENCE)
         assert (a.features.tocsr() != b.features.tocsr()).nnz == 0
         assert _intent_features(mine) == _intent_features(theirs) != []
+
+
+@pytest.mark.parametrize("config", CONFIGS[:2] + [{"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3}])
+def test_odd_texts_and_repeated_words_count_as_rasa_counts_them(tmp_path, config) -> None:
+    # Words again and again (the per-word columns are remembered), case, tabs, no-break spaces, dotted
+    # capital I (lowercasing lengthens it), accents, emoji, digits.
+    rasas = _trained(CountVectorsFeaturizer, config, tmp_path, "rasa")
+    ours = _trained(SentenceCountVectorsFeaturizer, config, tmp_path, "ours")
+    rng = random.Random(3)
+    alphabet = "abcdeåäöSKOLANİı ¨\t\u00a0\n-.,!0129🙂"
+    texts = ["skolan skolan SKOLAN Skolan", "ensam\tensam\u00a0ensam", "İstanbul ıi", "å ä ö é ü ß"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(150)]
+    for text in texts * 2:
+        (theirs_message,), (our_message,) = _tokenized([(text, None)]), _tokenized([(text, None)])
+        rasas.process([theirs_message])
+        ours.process([our_message])
+        theirs, mine = _features(theirs_message, FEATURE_TYPE_SENTENCE), _features(our_message, FEATURE_TYPE_SENTENCE)
+        assert len(mine) == len(theirs)
+        for a, b in zip(mine, theirs, strict=True):
+            assert (a.features.col.tolist(), a.features.data.tolist()) == (
+                b.features.col.tolist(),
+                b.features.data.tolist(),
+            ), text
+
+
+@pytest.mark.parametrize(
+    "config",
+    CONFIGS
+    + [{"analyzer": "char_wb", "strip_accents": "unicode"}, {"analyzer": "char", "min_ngram": 2, "max_ngram": 3}],
+)
+def test_counting_any_string_gives_what_scikit_learns_transform_gives(tmp_path, config) -> None:
+    # Below the tokenizer: whitespace of every kind inside the text, accents stripped (where NFKD makes
+    # spaces the counting goes through scikit-learn), the same text twice.
+    ours = _trained(SentenceCountVectorsFeaturizer, config, tmp_path, "ours")
+    vectorizer = ours.vectorizers[TEXT]
+    rng = random.Random(5)
+    alphabet = "abcdeåäöSKOLANİı ¨\t\u00a0\u2003\x1c\n-.,!0129🙂"
+    for text in ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(200)] * 2:
+        expected = vectorizer.transform([text])
+        expected.sort_indices()
+        got = ours._count(vectorizer, text)
+        assert (got.col.tolist(), got.data.tolist()) == (expected.indices.tolist(), expected.data.tolist()), text
