@@ -157,3 +157,48 @@ def test_a_new_domain_reads_again(store, db_url, domain):
     store.domain = Domain.load(str(ROOT / "domain.yml"))  # a new model was loaded
     got = run(store.retrieve("k15"))
     assert got is not saved and events_of(got) == events_of(saved)
+
+
+def _synchronous(connection) -> int:
+    return connection.exec_driver_sql("PRAGMA synchronous").scalar()
+
+
+def test_sqlite_commits_of_the_conversation_log_skip_the_fsync_and_the_connection_goes_back_durable(tmp_path):
+    url = f"sqlite:///{tmp_path / 'sync.db'}"
+    db.upgrade(url)
+    engine = db.engine(url)
+    with engine.connect() as connection:
+        assert _synchronous(connection) == 2  # FULL: handovers and everything else
+        with db.relaxed_sync(connection):
+            assert _synchronous(connection) == 1  # NORMAL
+            connection.exec_driver_sql(
+                "INSERT INTO conversation_events (sender_id, type_name, timestamp, data) VALUES ('s', 'x', 1, '{}')"
+            )
+            connection.commit()
+        assert _synchronous(connection) == 2
+        with pytest.raises(ZeroDivisionError), db.relaxed_sync(connection):
+            connection.exec_driver_sql(
+                "INSERT INTO conversation_events (sender_id, type_name, timestamp, data) VALUES ('t', 'x', 1, '{}')"
+            )
+            raise ZeroDivisionError  # a failure mid-write: rolled back, and back to FULL
+        assert _synchronous(connection) == 2
+        assert connection.exec_driver_sql("SELECT sender_id FROM conversation_events").scalars().all() == ["s"]
+
+
+def test_the_store_writes_turns_with_relaxed_sync_on_sqlite_only(store, db_url, domain):
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    engine = db.engine(db_url)
+    record = lambda _c, _cur, statement, *_a: seen.append(statement)  # noqa: E731
+    saved = new_conversation(store, "k16")
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        turn(saved, "en fråga till")
+        run(store.save(saved))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    pragmas = [s for s in seen if s.startswith("PRAGMA synchronous")]
+    expected = ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"] if db_url.startswith("sqlite") else []
+    assert pragmas == expected
+    assert events_of(from_database(db_url, domain, "k16")) == events_of(saved)
