@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import random
 import re
@@ -392,7 +393,11 @@ def model_costs(model: Path, texts: Sequence[str], warmup: int = 20) -> dict[str
     from rasa.core.agent import Agent
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.log_utils import configure_structlog
 
+    # Rasa's debug events filtered as `rasa run` filters them (its default level, INFO): unconfigured, structlog
+    # renders and prints every one (RulePolicy's states, the processor's events), in both bots' costs.
+    configure_structlog(logging.INFO)
     agent = Agent.load(str(model))
     processor = agent.processor
     parse_ms: list[float] = []
