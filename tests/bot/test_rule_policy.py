@@ -80,6 +80,22 @@ def _assert_same_source(stock: RulePolicy, source: str | None, expected: str | N
         assert source not in stock.lookup[RULES] and source not in stock.lookup[RULES_NOT_IN_STORIES]
 
 
+def _assert_same_prediction(trained, tracker: DialogueStateTracker, domain: Domain):
+    """Both policies predict the same for the tracker, from the same rule; RulePolicy's prediction."""
+    stock, recent = trained
+    expected, expected_source = stock._predict(tracker, domain)
+    got, source = recent._predict(tracker, domain)
+    _assert_same_source(stock, source, expected_source)
+    assert got.probabilities == expected.probabilities, tracker.sender_id
+    assert (got.events, got.is_end_to_end_prediction, got.is_no_user_prediction, got.hide_rule_turn) == (
+        expected.events,
+        expected.is_end_to_end_prediction,
+        expected.is_no_user_prediction,
+        expected.hide_rule_turn,
+    ), tracker.sender_id
+    return expected
+
+
 def test_the_rules_reach_three_turns_back(trained) -> None:
     # What makes the policy cheaper; if rules grow longer it still predicts the same, only less cheaply.
     assert trained[1].rule_depth() == 3
@@ -102,22 +118,12 @@ def test_recent_states_are_the_last_of_all_states(conversations, domain: Domain)
 
 
 def test_every_prediction_is_the_same(trained, conversations, domain: Domain) -> None:
-    stock, recent = trained
     kinds = set()
     for conversation in conversations:
         for tracker in _prefixes(conversation, domain):
             if not isinstance(tracker.events[-1], (UserUttered, ActionExecuted)):
                 continue
-            expected, expected_source = stock._predict(tracker, domain)
-            got, source = recent._predict(tracker, domain)
-            _assert_same_source(stock, source, expected_source)
-            assert got.probabilities == expected.probabilities, tracker.sender_id
-            assert (got.events, got.is_end_to_end_prediction, got.is_no_user_prediction, got.hide_rule_turn) == (
-                expected.events,
-                expected.is_end_to_end_prediction,
-                expected.is_no_user_prediction,
-                expected.hide_rule_turn,
-            ), tracker.sender_id
+            expected = _assert_same_prediction(trained, tracker, domain)
             kinds.add(domain.action_names_or_texts[expected.max_confidence_index])
     # The check covered the conversation's whole range: answers, the form, listening and the fallback.
     assert {"action_listen", "handover_form", "action_clarify", "action_answer_article", "action_crisis"} <= kinds
@@ -126,26 +132,17 @@ def test_every_prediction_is_the_same(trained, conversations, domain: Domain) ->
 def test_a_long_conversation_predicts_the_same(trained, conversations, domain: Domain) -> None:
     # Twenty conversations one after the other in one tracker, without session starts: far more turns
     # than any rule, where the stock policy compares every state and this one only the last three.
-    stock, recent = trained
     events = [event for conversation in conversations[:20] for event in conversation.events]
     tracker = DialogueStateTracker.from_events("long", events, domain.slots)
     assert len(tracker.past_states(domain)) > 50
     for end in range(len(events) - 40, len(events) + 1):
-        prefix = DialogueStateTracker.from_events("long", events[:end], domain.slots)
-        expected, expected_source = stock._predict(prefix, domain)
-        got, source = recent._predict(prefix, domain)
-        _assert_same_source(stock, source, expected_source)
-        assert (got.probabilities, got.events, got.hide_rule_turn) == (
-            expected.probabilities,
-            expected.events,
-            expected.hide_rule_turn,
-        )
+        _assert_same_prediction(trained, DialogueStateTracker.from_events("long", events[:end], domain.slots), domain)
 
 
 def test_random_conversations_predict_the_same(trained, domain: Domain) -> None:
     # Turns in orders no rule or story has: a rule's last turns can match where its first does not
     # ("nej" and action_keep_conversation without the question before them).
-    stock, recent = trained
+    stock = trained[0]
     rng = random.Random(2026)
     intents = sorted(domain.intents)
     actions = sorted(
@@ -166,14 +163,7 @@ def test_random_conversations_predict_the_same(trained, domain: Domain) -> None:
             events.append(ActionExecuted(ACTION_LISTEN_NAME))
         for end in range(2, len(events) + 1):
             tracker = DialogueStateTracker.from_events(f"random-{number}", events[:end], domain.slots)
-            expected, expected_source = stock._predict(tracker, domain)
-            got, source = recent._predict(tracker, domain)
-            _assert_same_source(stock, source, expected_source)
-            assert (got.probabilities, got.events, got.hide_rule_turn) == (
-                expected.probabilities,
-                expected.events,
-                expected.hide_rule_turn,
-            )
+            _assert_same_prediction(trained, tracker, domain)
             compared += 1
     assert compared > 2000
 

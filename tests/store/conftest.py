@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from rasa.shared.core.domain import Domain
 
+from bot.paths import ROOT
 from bot.store import db
 from bot.store.models import Role, Team
+from bot.tracker_store import NaraTrackerStore
 from tests.scratch_db import scratch_postgres
 
 # The people the scope tests use: two Berga social workers, a Berga team lead, a Lambohov social worker
@@ -39,3 +42,14 @@ def teams(db_url):
     with db.session(db_url) as s:
         s.add_all([Team(id="berga", name="Områdesteam Berga"), Team(id="lambohov", name="Områdesteam Lambohov")])
     return ["berga", "lambohov"]
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def store(db_url, domain) -> NaraTrackerStore:
+    """The conversation store on the test's database."""
+    return NaraTrackerStore(domain=domain, url=db_url)

@@ -15,7 +15,6 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, 
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, select
 
-from bot.paths import ROOT
 from bot.retention import purge_conversations
 from bot.store import db, drafts
 from bot.store.models import ArticleCount, ContactDraft, ConversationCount, ConversationEvent
@@ -25,16 +24,6 @@ PNR = "19900101-0017"  # a valid personnummer used only in tests
 PHONE = "070-123 45 67"
 EMAIL = "anna.svensson@exempel.se"
 ADDRESS = "Storgatan 12"
-
-
-@pytest.fixture(scope="module")
-def domain() -> Domain:
-    return Domain.load(str(ROOT / "domain.yml"))
-
-
-@pytest.fixture
-def store(db_url, domain) -> NaraTrackerStore:
-    return NaraTrackerStore(domain=domain, url=db_url)
 
 
 def run(coroutine):

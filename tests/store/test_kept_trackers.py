@@ -18,16 +18,6 @@ from bot.store import db
 from bot.tracker_store import NaraTrackerStore
 
 
-@pytest.fixture(scope="module")
-def domain() -> Domain:
-    return Domain.load(str(ROOT / "domain.yml"))
-
-
-@pytest.fixture
-def store(db_url, domain) -> NaraTrackerStore:
-    return NaraTrackerStore(domain=domain, url=db_url)
-
-
 def run(coroutine):
     return asyncio.run(coroutine)
 
