@@ -16,8 +16,9 @@
   `KEEP_MAX` conversations, for `KEEP_SECONDS`), and the next message of the conversation gets it back
   instead of reading and rebuilding every event of the session, if the database still ends with the row this
   process wrote last (another instance, an erasure or `nara purge` changes that). Only a tracker that is what
-  reading the database would give is kept: nothing in it was changed by redaction (so nothing in memory
-  differs from the stored, redacted text), it starts at its session start, every event of it is stored.
+  reading the database would give is kept: redaction changed none of its events (so nothing in memory differs
+  from the stored, redacted text), none of it was erased, it starts at its session start, every event of it is
+  stored.
   Rebuilding the tracker was ~9% of the Rasa server's time under load (bench/README.md).
 """
 
@@ -52,6 +53,9 @@ ERASE_ACTION = "action_erase_conversation"
 # retrieved, within the conversation's lock, so a save needs no query to find the new events (two count
 # queries per save were 20% of the server's time under load, bench/README.md). Other trackers are counted.
 _STORED = "_nara_stored_events"
+# On a tracker: whether every event it holds is what the database holds (redaction changed none of them, and
+# none was erased). Only such a tracker is kept for the next turn. Unset means no.
+_CLEAN = "_nara_clean"
 
 
 # The sender's events since the latest session start (all of them if none), written out once: retrieving
@@ -261,6 +265,7 @@ class NaraTrackerStore(TrackerStore):
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in rows], self.domain.slots)
         setattr(tracker, _STORED, len(rows))
+        setattr(tracker, _CLEAN, True)  # read back: the stored, redacted events
         return tracker
 
     def _keys(self) -> list[str]:
@@ -274,27 +279,34 @@ class NaraTrackerStore(TrackerStore):
         stored = getattr(tracker, _STORED, None)
         new = events[stored:] if stored is not None and stored <= len(events) else None
         if new is None or any(getattr(event, "action_name", None) == ERASE_ACTION for event in new):
-            self._count_and_save(sender_id, events)  # a tracker made here, or an erasure: the ORM session
+            # A tracker made here, or an erasure: the ORM session. An erased conversation's tracker still holds
+            # it in memory: never kept.
+            clean = self._count_and_save(sender_id, events)
             setattr(tracker, _STORED, len(events))  # committed: all of them are stored (or erased)
+            setattr(tracker, _CLEAN, clean)
             return
         rows, unchanged = self._rows_and_unchanged(sender_id, new)
+        clean = getattr(tracker, _CLEAN, False) and unchanged
         # The usual turn: a Core connection, one INSERT; and the newest row, if the tracker is to be kept.
-        newest_row = self._insert(sender_id, rows, newest=unchanged)
+        newest_row = self._insert(sender_id, rows, newest=clean)
         setattr(tracker, _STORED, len(events))
+        setattr(tracker, _CLEAN, clean)
         if newest_row is not None:
             _drop_events_before_session(tracker)
             self._keep(tracker, newest_row)
 
-    def _count_and_save(self, sender_id: str, events: list[Event]) -> None:
+    def _count_and_save(self, sender_id: str, events: list[Event]) -> bool:
+        """Saves what is not stored yet; whether the tracker is then clean (see `_CLEAN`)."""
         from bot.retention import erase_conversation
 
         with db.writer(self.url), db.session(self.url) as s:
             new = events[self._first_unsaved(s, sender_id, events) :]
             if any(getattr(event, "action_name", None) == ERASE_ACTION for event in new):
                 erase_conversation(s, sender_id, [serialise(event) for event in new])
-                return  # and a later save of this tracker must not bring the erased events back
+                return False  # and a later save of this tracker must not bring the erased events back
             if new:
                 s.execute(insert(ConversationEvent), self._rows(sender_id, new))
+        return all(_serialise(event)[1] for event in events)  # a new conversation: one event
 
     def _insert(self, sender_id: str, rows: list[dict[str, Any]], newest: bool) -> tuple[int, float] | None:
         """Writes the rows (redacted before the write lock is taken); with `newest`, the sender's newest row

@@ -3,11 +3,13 @@
 For every prediction Rasa's RulePolicy turns the whole conversation into states, one per action so far, and
 then compares every rule with every state, newest first. A rule of n states can only ever be compared with the
 last n; Nära's longest rule has 3. So this policy makes the states of the last n turns only (replaying the
-conversation as Rasa does, so slots and forms are as they were at each turn) and stops comparing once no
-rule is left or all of them are fully compared.
+conversation as Rasa does, so slots and forms are as they were at each turn), once per prediction instead of
+twice; it finds the rules that can match the newest turn by its previous action and intent instead of
+comparing all of them, and stops comparing once no rule is left or all of them are fully compared.
 
 It predicts what RulePolicy predicts, with the same confidence, for the same reasons (tested on every prefix
-of every conversation Nära is trained and tested on, tests/bot/test_rule_policy.py). What differs: the key it
+of every rule and conversation test, on random conversations and random kinds of rules,
+tests/bot/test_rule_policy.py). What differs: the key it
 reports as the source of a prediction when *no* rule applies is made from the recent states only (it is only
 ever looked up among the rules' own keys, and a key made of states no rule matched is none of them), and the
 debug log shows the recent states only.

@@ -192,3 +192,28 @@ def test_the_store_writes_turns_with_relaxed_sync_on_sqlite_only(store, db_url, 
     expected = ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"] if db_url.startswith("sqlite") else []
     assert pragmas == expected
     assert events_of(from_database(db_url, domain, "k16")) == events_of(saved)
+
+
+def test_a_tracker_saved_again_after_its_erasure_is_never_kept(store, db_url, domain):
+    saved = new_conversation(store, "k17")
+    erasing = run(store.retrieve("k17"))
+    assert erasing is saved
+    erasing.update(ActionExecuted(tracker_store.ERASE_ACTION))
+    run(store.save(erasing))
+    turn(erasing, "något nytt")  # the same object again: it still holds the erased turn in memory
+    run(store.save(erasing))
+    got = run(store.retrieve("k17"))
+    assert got is not erasing
+    assert [e.text for e in got.events if isinstance(e, UserUttered)] == ["något nytt"]
+
+
+def test_a_tracker_made_here_with_personal_data_is_not_kept(store, db_url, domain):
+    tracker = DialogueStateTracker.from_events("k18", [], domain.slots)
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("ring mig på 070-123 45 67", intent={"name": "greet", "confidence": 0.9}))
+    run(store.save(tracker))  # made here: counted and saved, redacted in the database only
+    turn(tracker, "hej")  # a turn with nothing to redact
+    run(store.save(tracker))
+    got = run(store.retrieve("k18"))
+    assert got is not tracker
+    assert "070-123 45 67" not in str(events_of(got))
