@@ -80,8 +80,9 @@ def relaxed_sync(connection: Connection) -> Iterator[None]:
     pool, to writers that need more). In write-ahead-log mode a commit is then durable across a crash of the
     process but not of the machine: a power cut can undo the last commits before a checkpoint; the file stays
     consistent. For the conversation log only: the Rasa server writes it on its event loop, where the fsync
-    of every commit held up every conversation (N=20: ~15% more messages a second without it,
-    bench/README.md). Handovers and contact drafts keep FULL. Other databases: nothing changes."""
+    of every commit held up every conversation (N=20: faster in five of six alternating runs, -4% to +25%
+    as the host's disk allowed, bench/README.md). Handovers and contact drafts keep FULL. Other databases:
+    nothing changes."""
     if connection.dialect.name != "sqlite":
         yield
         return
