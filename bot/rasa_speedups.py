@@ -35,10 +35,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import json
 import threading
 import weakref
 from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 _install_lock = threading.Lock()
 
@@ -172,10 +175,6 @@ class _Borrowed:
 def json_dumps(value: Any) -> str:
     """JSON for a request body: orjson (non-string keys and numpy values as json.dumps would write them), and
     json.dumps for anything orjson refuses (an integer beyond 64 bits, a type it does not know)."""
-    import json
-
-    import orjson
-
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError

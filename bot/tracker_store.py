@@ -304,9 +304,11 @@ class NaraTrackerStore(TrackerStore):
             if any(getattr(event, "action_name", None) == ERASE_ACTION for event in new):
                 erase_conversation(s, sender_id, [serialise(event) for event in new])
                 return False  # and a later save of this tracker must not bring the erased events back
-            if new:
-                s.execute(insert(ConversationEvent), self._rows(sender_id, new))
-        return all(_serialise(event)[1] for event in events)  # a new conversation: one event
+            rows, unchanged = self._rows_and_unchanged(sender_id, new)
+            if rows:
+                s.execute(insert(ConversationEvent), rows)
+        # The events stored before are in memory too: the tracker is clean if none of them is redacted either.
+        return unchanged and all(_serialise(event)[1] for event in events[: len(events) - len(new)])
 
     def _insert(self, sender_id: str, rows: list[dict[str, Any]], newest: bool) -> tuple[int, float] | None:
         """Writes the rows (redacted before the write lock is taken); with `newest`, the sender's newest row
@@ -319,10 +321,6 @@ class NaraTrackerStore(TrackerStore):
             row = connection.execute(_NEWEST_ROW, {"sender": sender_id}).first() if newest else None
             connection.commit()
         return None if row is None else (row[0], row[1])
-
-    @staticmethod
-    def _rows(sender_id: str, new: list[Event]) -> list[dict[str, Any]]:
-        return NaraTrackerStore._rows_and_unchanged(sender_id, new)[0]
 
     @staticmethod
     def _rows_and_unchanged(sender_id: str, new: list[Event]) -> tuple[list[dict[str, Any]], bool]:
