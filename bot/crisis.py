@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -125,43 +126,76 @@ class _Needs:
 
 class _Prefiltered:
     """Patterns for spaCy's Matcher, each with a Matcher of its own that runs only when the message has a word
-    or lemma for every non-optional token of the pattern: the same matches as one Matcher over them all."""
+    or lemma for every non-optional token of the pattern: the same matches as one Matcher over them all.
+
+    Each distinct need (`_Needs`) has a number. A message's met needs are found from its words and lemmas by
+    index, the regular expressions' from a table of the words seen before (each word tried once against every
+    expression, not once per pattern and message), and a pattern runs when its needs are among them."""
+
+    WORDS_MAX = 50_000  # words whose regular-expression needs are kept; the table starts again when full
 
     def __init__(self, nlp: Language):
         self.vocab = nlp.vocab
-        self._patterns: list[tuple[tuple[_Needs, ...], Matcher]] = []
-        # Which patterns a word or lemma can start to satisfy (by the first need of each pattern that is not
-        # a regular expression), and the patterns that need only regular expressions.
-        self._anchored: dict[str, list[int]] = collections.defaultdict(list)
-        self._unanchored: list[int] = []
+        self._needs: dict[_Needs, int] = {}
+        self._by_form: dict[str, list[int]] = collections.defaultdict(list)  # needs a word or lemma meets
+        self._by_text: dict[str, list[int]] = collections.defaultdict(list)  # needs a word meets
+        self._regexes: list[tuple[int, re.Pattern[str]]] = []
+        self._word_regexes: dict[str, tuple[int, ...]] = {}
+        self._patterns: list[tuple[frozenset[int], Matcher]] = []
+        self._by_first_need: dict[int, list[int]] = collections.defaultdict(list)
 
     @staticmethod
     def needs_of(pattern: list[dict[str, Any]]) -> tuple[_Needs, ...]:
-        """The pattern's non-optional tokens, regular expressions last (they are the dearest to check)."""
+        """The pattern's non-optional tokens, regular expressions last."""
         needs = [_Needs.of(token) for token in pattern if "OP" not in token]
         return tuple(sorted(needs, key=lambda need: need.regex is not None))
+
+    def _need_id(self, need: _Needs) -> int:
+        number = self._needs.get(need)
+        if number is None:
+            number = self._needs[need] = len(self._needs)
+            for form in need.forms:
+                self._by_form[form].append(number)
+            for text in need.texts:
+                self._by_text[text].append(number)
+            if need.regex is not None:
+                self._regexes.append((number, need.regex))
+                self._word_regexes.clear()  # every word is tried again, with this one too
+        return number
 
     def add(self, key: str, pattern: list[dict[str, Any]]) -> None:
         matcher = Matcher(self.vocab)
         matcher.add(key, [pattern])
-        needs = self.needs_of(pattern)
-        if needs[0].regex is None:
-            for form in needs[0].forms | needs[0].texts:
-                self._anchored[form].append(len(self._patterns))
-        else:
-            self._unanchored.append(len(self._patterns))
-        self._patterns.append((needs, matcher))
+        numbers = [self._need_id(need) for need in self.needs_of(pattern)]
+        self._by_first_need[numbers[0]].append(len(self._patterns))
+        self._patterns.append((frozenset(numbers), matcher))
 
-    def __call__(self, doc: Doc, texts: set[str], forms: set[str]) -> set[tuple[int, int, str]]:
-        """Every (start, end, key) a pattern matches in the doc (made by `CrisisDetector._doc`)."""
+    def met(self, texts: set[str], forms: set[str]) -> set[int]:
+        """The numbers of the needs the message meets."""
+        met = {number for form in forms for number in self._by_form.get(form, ())}
+        met.update(number for text in texts for number in self._by_text.get(text, ()))
+        if self._regexes:
+            for text in texts:
+                hits = self._word_regexes.get(text)
+                if hits is None:
+                    if len(self._word_regexes) >= self.WORDS_MAX:
+                        self._word_regexes.clear()
+                    hits = self._word_regexes[text] = tuple(n for n, regex in self._regexes if regex.match(text))
+                met.update(hits)
+        return met
+
+    def __call__(
+        self, doc: Doc, texts: set[str], forms: set[str], annotate: Callable[[], None] | None = None
+    ) -> set[tuple[int, int, str]]:
+        """Every (start, end, key) a pattern matches in the doc: annotated by `CrisisDetector._doc`, or by
+        `annotate` before the first pattern runs."""
         strings = self.vocab.strings
-        candidates = {i for form in forms for i in self._anchored.get(form, ())}.union(self._unanchored)
-        return {
-            (start, end, strings[key])
-            for needs, matcher in (self._patterns[i] for i in sorted(candidates))
-            if all(need.met_by(texts, forms) for need in needs)
-            for key, start, end in matcher(doc)
-        }
+        met = self.met(texts, forms)
+        candidates = sorted(i for number in met for i in self._by_first_need.get(number, ()))
+        matchers = [matcher for needs, matcher in (self._patterns[i] for i in candidates) if needs <= met]
+        if matchers and annotate is not None:
+            annotate()
+        return {(start, end, strings[key]) for matcher in matchers for key, start, end in matcher(doc)}
 
 
 class CrisisDetector:
@@ -179,6 +213,7 @@ class CrisisDetector:
         for rule in rules:
             for phrase in rule.phrases:
                 self._rules.add(rule.id, self._pattern(phrase, rule.id))
+        self._folded: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}  # (lower, lemma) -> word, forms
         self._context = _Prefiltered(nlp)
         for key, phrases in ((FIGURATIVE, figurative), (CHILD_WRITER, child)):
             for phrase in phrases:
@@ -229,26 +264,52 @@ class CrisisDetector:
 
     def _doc(self, text: str) -> tuple[Doc, set[str], set[str]]:
         """The message as a Doc with the folded attributes, and every folded word and word-or-lemma in it."""
+        doc, texts, forms, per_token = self._words(text)
+        self._annotate(doc, per_token)
+        return doc, texts, forms
+
+    def _words(self, text: str) -> tuple[Doc, set[str], set[str], list[tuple[str, tuple[str, ...]]]]:
+        """The message as a Doc, every folded word and word-or-lemma in it, and each token's folded word and
+        forms (for `_annotate`)."""
         doc = self.nlp(text)
         texts: set[str] = set()
         forms: set[str] = set()
+        per_token = []
+        folded = self._folded
         for token in doc:
-            word = fold(token.lower_)
-            token_forms = (word,) if word in _NO_LEMMA else (word, fold(token.lemma_ or token.lower_))
+            lower, lemma = token.lower_, token.lemma_
+            word_and_forms = folded.get((lower, lemma))
+            if word_and_forms is None:
+                word = fold(lower)
+                token_forms = (word,) if word in _NO_LEMMA else (word, fold(lemma or lower))
+                if len(folded) >= _Prefiltered.WORDS_MAX:
+                    folded.clear()
+                word_and_forms = folded[(lower, lemma)] = (word, token_forms)
+            per_token.append(word_and_forms)
+            texts.add(word_and_forms[0])
+            forms.update(word_and_forms[1])
+        return doc, texts, forms, per_token
+
+    @staticmethod
+    def _annotate(doc: Doc, per_token: list[tuple[str, tuple[str, ...]]]) -> None:
+        """Sets the attributes the Matcher reads (spaCy's custom attributes: dear, so only when a pattern is
+        to run)."""
+        if doc.user_data.get("nara_annotated"):
+            return
+        for token, (word, token_forms) in zip(doc, per_token, strict=True):
             token._.nara_text = word
             token._.nara_forms = token_forms
-            texts.add(word)
-            forms.update(token_forms)
-        return doc, texts, forms
+        doc.user_data["nara_annotated"] = True
 
     def detect(self, text: str) -> Detection | None:
         if not text or not text.strip():
             return None
-        doc, texts, forms = self._doc(text)
-        matched = self._rules(doc, texts, forms)
+        doc, texts, forms, per_token = self._words(text)
+        annotate = functools.partial(self._annotate, doc, per_token)
+        matched = self._rules(doc, texts, forms, annotate)
         if not matched:
             return None
-        context = [(name, start, end) for start, end, name in self._context(doc, texts, forms)]
+        context = [(name, start, end) for start, end, name in self._context(doc, texts, forms, annotate)]
         figurative = [(s, e) for name, s, e in context if name == FIGURATIVE]
         found = [(name, s, e) for s, e, name in sorted(matched) if not any(s < fe and fs < e for fs, fe in figurative)]
         if not found:

@@ -66,6 +66,7 @@ class RecentRulePolicy(RulePolicy):
         self._states: tuple[DialogueStateTracker, int, list[State]] | None = None
         self._reversed_rules: dict[str, list[State]] = {}  # a rule key's states, newest first (keys never change)
         self._newest: tuple[dict[str, str], int, dict[str, dict[str | None, list[str]]], list[str]] | None = None
+        self._depth_of: tuple[Any, int, Any, int, int] | None = None  # rule_depth(): lookups, sizes, depth
 
     def _predict(self, tracker: DialogueStateTracker, domain: Domain) -> tuple[Any, str | None]:
         self._depth = self.rule_depth()  # training changes the lookup between predictions, never during one
@@ -78,8 +79,21 @@ class RecentRulePolicy(RulePolicy):
         """How many states the longest rule has (at least 1)."""
         if self._depth is not None:
             return self._depth
-        keys = itertools.chain(self.lookup.get(RULES, ()), self.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, ()))
-        return max((len(self._rule_key_to_state(key)) for key in keys), default=1)
+        rules, unhappy = self.lookup.get(RULES, {}), self.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {})
+        measured = self._depth_of
+        # Kept with the dicts it was measured on, as `_candidates` keeps its index: training replaces the
+        # lookups or removes keys from them, and either makes it measure again.
+        if (
+            measured is None
+            or measured[0] is not rules
+            or measured[1] != len(rules)
+            or measured[2] is not unhappy
+            or measured[3] != len(unhappy)
+        ):
+            keys = itertools.chain(rules, unhappy)
+            depth = max((len(self._rule_key_to_state(key)) for key in keys), default=1)
+            measured = self._depth_of = (rules, len(rules), unhappy, len(unhappy), depth)
+        return measured[4]
 
     def _prediction_states(
         self,

@@ -276,3 +276,36 @@ def test_the_prefilter_never_changes_what_the_rules_find(detector: CrisisDetecto
         ), text
     assert fired > 300  # the comparison covered real matches, not only messages that match nothing
     assert children > 20 and figurative_uses > 20  # and the context patterns beside them
+
+
+def test_the_word_tables_stay_small_and_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables of words seen (their regular-expression needs, their folded forms) start again when full;
+    what the detector finds is the same whether a word comes from the table or is worked out again."""
+    import bot.crisis
+
+    crisis, not_crisis, _ = load_set()
+    texts = [i["text"] for i in crisis + not_crisis]
+    expected = [default_detector().detect(text) for text in texts]
+    monkeypatch.setattr(bot.crisis._Prefiltered, "WORDS_MAX", 3)
+    small = CrisisDetector(default_detector().nlp)
+    for _ in range(2):  # the second time, the tables hold words of the first
+        assert [small.detect(text) for text in texts] == expected
+    assert 0 < len(small._rules._word_regexes) <= 3 and 0 < len(small._folded) <= 3
+    assert sum(found is not None for found in expected) > 100
+
+
+def test_a_word_s_forms_are_its_own_whatever_the_table_holds(detector: CrisisDetector) -> None:
+    # "Skolan" and "skolan" are one word, lower-cased, with different lemmas (the lookup is by the word as
+    # written): the table of folded forms must not give one the other's.
+    from bot.crisis import _NO_LEMMA
+    from knowledge.text import fold
+
+    for text in ("Skolan skolan SKOLAN", "skolan Skolan", "Jag jag JAG mig Mig"):
+        _, texts, forms, per_token = detector._words(text)
+        expected = []
+        for token in detector.nlp(text):
+            word = fold(token.lower_)
+            expected.append((word, (word,) if word in _NO_LEMMA else (word, fold(token.lemma_ or token.lower_))))
+        assert per_token == expected, text
+        assert texts == {w for w, _ in expected} and forms == {f for _, fs in expected for f in fs}
+    assert {forms for _, forms in detector._words("Skolan skolan")[3]} == {("skolan", "skolan"), ("skolan", "skola")}

@@ -4,6 +4,7 @@ every event of every conversation."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from pathlib import Path
@@ -13,6 +14,7 @@ from rasa.core.policies.rule_policy import (
     DEFAULT_RULES,
     LOOP_RULES,
     RULES,
+    RULES_FOR_LOOP_UNHAPPY_PATH,
     RULES_NOT_IN_STORIES,
     RulePolicy,
 )
@@ -99,6 +101,19 @@ def _assert_same_prediction(trained, tracker: DialogueStateTracker, domain: Doma
 def test_the_rules_reach_three_turns_back(trained) -> None:
     # What makes the policy cheaper; if rules grow longer it still predicts the same, only less cheaply.
     assert trained[1].rule_depth() == 3
+
+
+def test_the_depth_follows_the_lookup(trained) -> None:
+    # Measured once per lookup; a lookup that loses its longest rules, or is replaced, is measured again.
+    recent = copy.deepcopy(trained[1])
+    assert recent.rule_depth() == 3
+    rules = recent.lookup[RULES]
+    for key in [k for k in rules if len(recent._rule_key_to_state(k)) == 3]:
+        rules.pop(key)
+    assert recent.rule_depth() == 2
+    recent.lookup[RULES] = {}
+    recent.lookup[RULES_FOR_LOOP_UNHAPPY_PATH] = {}
+    assert recent.rule_depth() == 1
 
 
 def test_training_learns_the_same_lookup(trained) -> None:
