@@ -1,5 +1,5 @@
 """Where Rasa keeps conversations: the `conversation_events` table of Nära's own database
-(`NARA_DATABASE_URL`, migrated by `nara db upgrade`), with three things stock Rasa does not do.
+(`NARA_DATABASE_URL`, migrated by `nara db upgrade`), with what stock Rasa does not do.
 
 - **Redaction before storage.** Every string in every event (the resident's text, the bot's replies,
   slot values, entities, metadata) goes through `bot.privacy.redact` before it is written: personnummer,
@@ -20,6 +20,11 @@
   from the stored, redacted text), none of it was erased, it starts at its session start, every event of it is
   stored.
   Rebuilding the tracker was ~9% of the Rasa server's time under load (bench/README.md).
+- **A new conversation is written, not counted.** Rasa makes a conversation's tracker when a read finds no
+  event of it, and saves it at once. A tracker made in the process is otherwise saved by first counting what
+  the database holds of it (`_count_and_save`); after a read that found nothing (within `KEEP_SECONDS`, and
+  without a session start in the tracker) its events are all new, and are written as a turn's are: ~8% less
+  of the Rasa server's time a message in the benchmark's mix of short conversations (bench/README.md).
 """
 
 from __future__ import annotations
@@ -161,6 +166,8 @@ class NaraTrackerStore(TrackerStore):
         self.url = url or (host if host and "://" in host else None) or db.database_url()
         self._kept: collections.OrderedDict[str, _Kept] = collections.OrderedDict()
         self._kept_lock = threading.Lock()  # PostgreSQL's work runs in threads
+        # Conversations the database had no event of when last asked (`_retrieve`), until their first save.
+        self._absent: collections.OrderedDict[str, float] = collections.OrderedDict()
         super().__init__(domain, None, **kwargs)
 
     # --- Rasa's interface -------------------------------------------------------------------------
@@ -225,7 +232,21 @@ class NaraTrackerStore(TrackerStore):
 
     def _forget(self, sender_id: str) -> _Kept | None:
         with self._kept_lock:
+            self._absent.pop(sender_id, None)
             return self._kept.pop(sender_id, None)
+
+    def _mark_absent(self, sender_id: str) -> None:
+        with self._kept_lock:
+            self._absent.pop(sender_id, None)
+            self._absent[sender_id] = time.monotonic()
+            while len(self._absent) > KEEP_MAX:
+                self._absent.popitem(last=False)
+
+    def _was_absent(self, sender_id: str) -> bool:
+        """Whether the last read found no event of the conversation, within KEEP_SECONDS (asked once)."""
+        with self._kept_lock:
+            asked_at = self._absent.pop(sender_id, None)
+        return asked_at is not None and time.monotonic() - asked_at <= KEEP_SECONDS
 
     def _keep(self, tracker: DialogueStateTracker, newest_row: tuple[int, float]) -> None:
         now = time.monotonic()
@@ -261,6 +282,8 @@ class NaraTrackerStore(TrackerStore):
                 rows = connection.execute(query.order_by(ConversationEvent.id)).scalars().all()
             else:
                 rows = connection.execute(_LATEST_SESSION, {"sender": sender_id}).scalars().all()
+        if not rows:
+            self._mark_absent(sender_id)
         if not rows or self.domain is None:
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in rows], self.domain.slots)
@@ -274,9 +297,15 @@ class NaraTrackerStore(TrackerStore):
 
     def _save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
+        new_conversation = self._was_absent(sender_id)
         self._forget(sender_id)  # whatever was kept is older than this
         events = list(tracker.events)
         stored = getattr(tracker, _STORED, None)
+        if stored is None and new_conversation and not any(isinstance(event, SessionStarted) for event in events):
+            # What Rasa's `get_or_create_tracker` saves after a read found nothing (the turn holds the
+            # conversation's lock): all of its events are new, so none needs counting (`_count_and_save`).
+            stored = 0
+            setattr(tracker, _CLEAN, True)  # nothing before them: clean if they are
         new = events[stored:] if stored is not None and stored <= len(events) else None
         if new is None or any(getattr(event, "action_name", None) == ERASE_ACTION for event in new):
             # A tracker made here, or an erasure: the ORM session. An erased conversation's tracker still holds
@@ -288,7 +317,7 @@ class NaraTrackerStore(TrackerStore):
         rows, unchanged = self._rows_and_unchanged(sender_id, new)
         clean = getattr(tracker, _CLEAN, False) and unchanged
         # The usual turn: a Core connection, one INSERT; and the newest row, if the tracker is to be kept.
-        newest_row = self._insert(sender_id, rows, newest=clean)
+        newest_row = self._insert(sender_id, rows, newest=clean and bool(events))  # an empty one: nothing to keep
         setattr(tracker, _STORED, len(events))
         setattr(tracker, _CLEAN, clean)
         if newest_row is not None:

@@ -217,3 +217,68 @@ def test_a_tracker_made_here_with_personal_data_is_not_kept(store, db_url, domai
     got = run(store.retrieve("k18"))
     assert got is not tracker
     assert "070-123 45 67" not in str(events_of(got))
+
+
+def _count_forbidden(store: NaraTrackerStore, monkeypatch) -> None:
+    def counted(*_):
+        raise AssertionError("counted what is stored")
+
+    monkeypatch.setattr(store, "_count_and_save", counted)
+
+
+def all_rows(db_url: str, domain: Domain, sender: str) -> list[dict]:
+    tracker = run(NaraTrackerStore(domain=domain, url=db_url).retrieve_full_tracker(sender))
+    return [] if tracker is None else events_of(tracker)
+
+
+def test_a_new_conversation_is_written_without_counting_what_is_stored(store, db_url, domain, monkeypatch):
+    # Rasa's get_or_create_tracker: a read that finds nothing, then the first save of the tracker it makes.
+    _count_forbidden(store, monkeypatch)
+    saved = new_conversation(store, "n1")
+    stored = all_rows(db_url, domain, "n1")
+    # Every event once: the initial action_listen and the session start's action, then what the tracker
+    # holds from its session start on (it is trimmed there, as reading it back gives it).
+    assert [(e["event"], e.get("name")) for e in stored[:2]] == [
+        ("action", "action_listen"),
+        ("action", "action_session_start"),
+    ]
+    assert stored[2:] == events_of(saved) and len(saved.events) == 6
+    assert run(store.retrieve("n1")) is saved  # and kept, as a counted one was
+
+
+def test_an_empty_new_tracker_writes_nothing_and_its_turn_writes_everything(store, db_url, domain, monkeypatch):
+    # The processor asks without the initial action_listen: the first save has no event at all.
+    _count_forbidden(store, monkeypatch)
+    tracker = run(store.get_or_create_tracker("n2", append_action_listen=False))
+    assert list(tracker.events) == [] and all_rows(db_url, domain, "n2") == []
+    turn(tracker, "hej")
+    run(store.save(tracker))
+    assert all_rows(db_url, domain, "n2") == events_of(tracker)
+
+
+def test_only_a_read_that_found_nothing_lets_a_save_skip_the_count(store, db_url, domain, monkeypatch):
+    # Another store wrote the conversation after this one found nothing (no lock held between them): a tracker
+    # made here with a session start, or saved long after the read, is counted as before.
+    assert run(store.retrieve("n3")) is None
+    other = NaraTrackerStore(domain=domain, url=db_url)
+    first = new_conversation(other, "n3")
+    again = DialogueStateTracker.from_dict("n3", [e.as_dict() for e in first.events], domain.slots)
+    run(store.save(again))  # a session start in it: counted, nothing written twice
+    assert all_rows(db_url, domain, "n3")[-len(first.events) :] == events_of(first)
+    assert len(all_rows(db_url, domain, "n3")) == 2 + len(first.events)  # the action_listen, session start
+    assert run(store.retrieve("n4")) is None
+    later = time.monotonic() + tracker_store.KEEP_SECONDS + 1
+    monkeypatch.setattr(tracker_store.time, "monotonic", lambda: later)
+    calls = []
+    monkeypatch.setattr(store, "_count_and_save", lambda *a: calls.append(a) or True)
+    run(store.save(DialogueStateTracker.from_events("n4", [ActionExecuted("action_listen")], domain.slots)))
+    assert len(calls) == 1  # the read was too long ago
+
+
+def test_the_marks_of_conversations_found_empty_are_bounded(store, monkeypatch):
+    monkeypatch.setattr(tracker_store, "KEEP_MAX", 3)
+    for i in range(10):
+        assert run(store.retrieve(f"e{i}")) is None
+    assert list(store._absent) == ["e7", "e8", "e9"]
+    run(store.delete("e8"))
+    assert list(store._absent) == ["e7", "e9"]
