@@ -26,6 +26,8 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from sklearn.feature_extraction.text import CountVectorizer
 
+from bot.rasa_components.sparse_rows import coo_row
+
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
 class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
@@ -59,5 +61,4 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
         data = np.ones(len(columns), dtype=vectorizer.dtype)
         if not vectorizer.binary:
             data[:] = [counts[column] for column in columns.tolist()]
-        rows = np.zeros(len(columns), dtype=np.int32)
-        return scipy.sparse.coo_matrix((data, (rows, columns)), shape=(1, len(vocabulary)))
+        return coo_row(data, columns, len(vocabulary))

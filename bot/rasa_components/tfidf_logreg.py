@@ -21,6 +21,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 
+from bot.rasa_components.sparse_rows import csr_row
+
 logger = logging.getLogger(__name__)
 _SENTENCE_CACHE = "_nara_sentence_features"  # (number of features on the message, their sentence matrix)
 
@@ -34,11 +36,7 @@ def _one_row(blocks: list[Any]) -> csr_matrix:
     offsets = np.cumsum([0] + [block.shape[1] for block in rows])
     columns = np.concatenate([row.col.astype(np.int64) + offset for row, offset in zip(rows, offsets, strict=False)])
     data = np.concatenate([row.data for row in rows])
-    width = int(offsets[-1])
-    index_dtype = np.int32 if max(width, len(data)) < np.iinfo(np.int32).max else np.int64
-    out = csr_matrix((data, columns.astype(index_dtype), np.array([0, len(data)], dtype=index_dtype)), shape=(1, width))
-    out.sum_duplicates()  # canonical, as hstack's: sorted columns, each once
-    return out
+    return csr_row(data, columns, int(offsets[-1]))  # canonical, as hstack's: sorted columns, each once
 
 
 class TfidfLogisticRegression(GraphComponent, abc.ABC):
