@@ -20,14 +20,17 @@ RulePolicy was ~10% of the Rasa server's time under load, and grew with the leng
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import itertools
+import operator
 from typing import Any
 
 from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
 from rasa.shared.core.domain import Domain, State
-from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ACTION_NAME, INTENT
@@ -36,21 +39,48 @@ from rasa.shared.nlu.constants import ACTION_NAME, INTENT
 def recent_states(tracker: DialogueStateTracker, domain: Domain, count: int) -> list[State]:
     """The last `count` states of `tracker.past_states(domain)`: the same replay of the applied events, but a
     state is made only for the turns that are kept. (RulePolicy asks for states without omitting unset slots
-    and without hiding rule-only turns, so each state depends only on the tracker at its turn.)"""
+    and without hiding rule-only turns, so each state depends only on the tracker at its turn.)
+
+    The replay is kept on the tracker (`_Replay`): asked again after events were added, it goes on from where
+    it stopped, as long as the applied events it replayed are still the first ones, the very same objects (a
+    reverted turn, an undone loop execution or a new session replays from the start). The states returned
+    are shared with later calls: a caller that changes them copies them first (`_prediction_states` does)."""
     applied = tracker.applied_events()
-    turns = 1 + sum(1 for event in applied if isinstance(event, ActionExecuted))
+    replay = tracker.__dict__.get(_REPLAY)
+    if (
+        replay is None
+        or replay.count != count
+        or replay.domain is not domain
+        or len(applied) < len(replay.applied)
+        or not all(map(operator.is_, applied, replay.applied))
+    ):
+        replay = _Replay(count, domain, [], tracker.init_copy(), 0, collections.deque(maxlen=count - 1))
+    turns = 1 + replay.turn + sum(1 for event in applied[len(replay.applied) :] if isinstance(event, ActionExecuted))
     first = turns - count
-    replay = tracker.init_copy()
-    states: list[State] = []
-    turn = 0
-    for event in applied:
+    for event in applied[len(replay.applied) :]:
         if isinstance(event, ActionExecuted):
-            if turn >= first:
-                states.append(domain._clean_state(domain.get_active_state(replay)))
-            turn += 1
-        replay.update(event)
-    states.append(domain._clean_state(domain.get_active_state(replay)))  # the state now: always kept
-    return states
+            if replay.turn >= first:
+                replay.states.append(domain._clean_state(domain.get_active_state(replay.tracker)))
+            replay.turn += 1
+        replay.tracker.update(event)
+        replay.applied.append(event)
+    tracker.__dict__[_REPLAY] = replay
+    return [*replay.states, domain._clean_state(domain.get_active_state(replay.tracker))]  # the state now
+
+
+_REPLAY = "_nara_rule_replay"
+
+
+@dataclasses.dataclass
+class _Replay:
+    """A tracker's applied events replayed so far, for `recent_states`."""
+
+    count: int
+    domain: Domain
+    applied: list[Event]  # the applied events replayed, the same objects as the tracker's
+    tracker: DialogueStateTracker  # `init_copy()` with them applied
+    turn: int  # how many of them are ActionExecuted
+    states: collections.deque[State]  # the states at the last `count - 1` of those, oldest first
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)

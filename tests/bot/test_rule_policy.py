@@ -23,7 +23,17 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, SHOULD_NOT_BE_SET
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
@@ -212,3 +222,61 @@ def test_the_newest_turn_index_agrees_with_every_rule_kind(trained) -> None:
                 assert recent._get_possible_keys(lookup, states) == stock._get_possible_keys(lookup, states)
     finally:
         recent.lookup, stock.lookup = learned
+
+
+def _random_events(rng: random.Random, domain: Domain, length: int) -> list:
+    """Events of every kind that changes what the applied events are: reverts, loops and their rejections,
+    session starts and restarts, slots; in no particular order."""
+    intents = sorted(domain.intents)
+    actions = [ACTION_LISTEN_NAME, "action_answer_article", "handover_form", "action_clarify", "utter_greet"]
+    slots = [slot.name for slot in domain.slots if slot.name != "requested_slot"]
+    kinds = [
+        lambda: ActionExecuted(rng.choice(actions)),
+        lambda: UserUttered("...", {"name": rng.choice(intents), "confidence": 1.0}),
+        lambda: SlotSet(rng.choice(slots), rng.choice([None, "berga", True, "x"])),
+        lambda: ActiveLoop(rng.choice(["handover_form", None])),
+        lambda: ActionExecutionRejected("handover_form"),
+        lambda: UserUtteranceReverted(),
+        lambda: ActionReverted(),
+        lambda: SessionStarted(),
+        lambda: Restarted(),
+    ]
+    weights = [30, 15, 8, 6, 2, 2, 2, 1, 1]
+    return [rng.choices(kinds, weights)[0]() for _ in range(length)]
+
+
+def test_one_tracker_growing_gets_the_states_of_a_fresh_replay(conversations, domain: Domain) -> None:
+    # The replay kept on a tracker goes on where it stopped only while the applied events it replayed are
+    # still the first ones: after every event added, the states are those of replaying everything.
+    rng = random.Random(11)
+    histories = [list(c.events) for c in conversations] + [_random_events(rng, domain, 60) for _ in range(60)]
+    checked = replays_kept = 0
+    for number, events in enumerate(histories):
+        for count in (1, 3):
+            grown = DialogueStateTracker(f"grown-{number}", domain.slots)
+            for event in events:
+                grown.update(event)
+                kept = grown.__dict__.get("_nara_rule_replay")
+                assert recent_states(grown, domain, count) == grown.past_states(domain)[-count:], (number, event)
+                replays_kept += kept is not None and grown.__dict__["_nara_rule_replay"] is kept
+                checked += 1
+                if number % 5 == 0 and isinstance(event, SessionStarted):
+                    grown.events.popleft()  # what the store does to a kept tracker: the same applied events
+            assert recent_states(grown, domain, 2) == grown.past_states(domain)[-2:]  # asked for another count
+    assert checked > 5_000 and replays_kept > checked // 2  # most of them went on from the kept replay
+
+
+def test_a_growing_random_conversation_predicts_the_same(trained, domain: Domain) -> None:
+    stock, recent = trained
+    rng = random.Random(12)
+    for number in range(40):
+        grown = DialogueStateTracker(f"grown-{number}", domain.slots)
+        grown.update(ActionExecuted(ACTION_LISTEN_NAME))
+        for event in _random_events(rng, domain, 40):
+            grown.update(event)
+            if isinstance(event, (UserUttered, ActionExecuted)):
+                fresh = DialogueStateTracker.from_events(grown.sender_id, list(grown.events), domain.slots)
+                expected, expected_source = stock._predict(fresh, domain)
+                got, source = recent._predict(grown, domain)
+                _assert_same_source(stock, source, expected_source)
+                assert got.probabilities == expected.probabilities
