@@ -16,6 +16,7 @@ EARTH_RADIUS_KM = 6371.0088
 # words would be taken for places.
 FUZZY_MIN_LENGTH = 5
 FUZZY_MIN_SCORE = 86
+LOOKUPS_MAX = 20_000  # word groups whose lookup is remembered, per key list; then it starts again
 # "jag bor i X", "vi bor ute på X", "bor vid X": the word after is a place the resident names.
 _LIVES_IN = re.compile(
     r"\b(?:bor|bo|boende|hemma|flyttat|flyttade)\b(?:\s+\w+){0,2}?\s+(?:i|pa|vid|ute i|ute pa)\s+(\w[\w-]*)"
@@ -86,6 +87,7 @@ class PlaceResolver:
         self._outside = {fold(name): name for name in knowledge.outside}
         self._district_keys = list(self._districts)
         self._outside_keys = list(self._outside)
+        self._found: dict[int, dict[str, str | None]] = {}  # id of a key list -> word group -> key or None
         self._max_ngram = max(len(k.split()) for k in [*self._district_keys, *self._outside_keys])
         # The words of "jag bor i {place}"-style phrasings: a message of only these and a place says
         # where the resident lives and nothing else.
@@ -100,6 +102,19 @@ class PlaceResolver:
         return grams
 
     def _lookup(self, gram: str, keys: list[str]) -> str | None:
+        """The key `gram` names, or None. Remembered per word group (most messages repeat everyday words, and
+        each one was compared with every key by the fuzzy match): the same answer, ~23 lookups a message."""
+        found = self._found.setdefault(id(keys), {})
+        if gram in found:
+            return found[gram]
+        key = self._find(gram, keys)
+        if len(found) >= LOOKUPS_MAX:
+            found.clear()
+        found[gram] = key
+        return key
+
+    @staticmethod
+    def _find(gram: str, keys: list[str]) -> str | None:
         for candidate in (gram, gram[:-1] if gram.endswith("s") else None):  # genitive: "ryds", "bergas"
             if candidate and candidate in keys:
                 return candidate

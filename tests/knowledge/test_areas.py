@@ -112,3 +112,20 @@ def test_a_message_that_only_says_where_is_told_apart(resolver, text, only_where
     place = resolver.resolve(text)
     assert place is not None
     assert resolver.says_only_where(text, place) is only_where
+
+
+def test_remembered_lookups_give_the_same_places_and_stay_bounded(monkeypatch):
+    # Each word group's lookup is remembered (a bounded table per key list): asked again, from the table or
+    # after it started again, every message names the same place as a resolver that never saw it.
+    import knowledge.areas
+
+    names = DISTRICTS + ["Mantorp", "Stockholm", "Bergaa", "Ryds"]
+    texts = [template.format(name) for name in names for template in ("jag bor i {}", "{}")]
+    texts += ["min son vill inte gå till skolan", "vi bor på ryd", "hej", "bor i berga centrum"]
+    expected = [PlaceResolver(KB).resolve(text) for text in texts]
+    monkeypatch.setattr(knowledge.areas, "LOOKUPS_MAX", 5)
+    small = PlaceResolver(KB)
+    for _ in range(2):
+        assert [small.resolve(text) for text in texts] == expected
+    assert all(0 < len(found) <= 5 for found in small._found.values()) and len(small._found) == 2
+    assert sum(place is not None for place in expected) > len(DISTRICTS)
