@@ -398,3 +398,84 @@ async def test_the_kept_session_sends_its_bodies_with_orjson(action_server, monk
     await rasa_speedups.close_sessions()
     assert answer["responses"][0]["text"] == "action_åäö"
     assert written == [{"next_action": "action_åäö"}]
+
+
+class _Plain:
+    def __init__(self, value):
+        self.value = value
+        self.items = [value]
+
+
+class _WithCopy(_Plain):
+    def __copy__(self):
+        return _WithCopy("copied")
+
+
+class _WithSlots:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class _Dict(dict):
+    pass
+
+
+def _assert_copied_as_copy_copies(value) -> None:
+    import copy
+
+    got, expected = rasa_speedups.shallow_copy(value), copy.copy(value)
+    assert type(got) is type(expected)
+    if isinstance(value, type):
+        assert got is expected is value  # a class is its own copy
+        return
+    if hasattr(expected, "__dict__"):
+        assert got is not value and got.__dict__.keys() == expected.__dict__.keys()
+        if rasa_speedups._is_plain(type(value)):
+            assert all(got.__dict__[k] is expected.__dict__[k] for k in expected.__dict__)  # the same values
+        else:
+            assert got.__dict__ == expected.__dict__  # its own copy hook, called once for each
+    elif hasattr(type(expected), "__slots__"):
+        assert got is not value and got.value == expected.value
+    else:
+        assert got == expected
+
+
+def test_shallow_copies_are_copy_copys() -> None:
+    from rasa.shared.core.domain import Domain
+
+    from bot.paths import ROOT
+
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    slot_types = set()
+    for slot in domain.slots:
+        slot.value = {"a": [1]} if slot.type_name == "any" else slot.value
+        assert rasa_speedups._is_plain(type(slot))
+        _assert_copied_as_copy_copies(slot)
+        slot_types.add(type(slot).__name__)
+    assert {"TextSlot", "BooleanSlot", "CategoricalSlot", "AnySlot"} <= slot_types
+    _assert_copied_as_copy_copies(_Plain(3))
+    for special in (_WithCopy(1), _WithSlots(2), _Dict(a=1), [1, 2], {"a": 1}, "text", 5, _Plain):
+        if not isinstance(special, (list, dict, str, int, type)) or isinstance(special, _Dict):
+            assert not rasa_speedups._is_plain(type(special))
+        _assert_copied_as_copy_copies(special)
+    assert rasa_speedups.shallow_copy(_WithCopy(1)).value == "copied"  # its own __copy__, as copy.copy
+
+
+def test_trackers_copy_their_slots_with_it_once_installed() -> None:
+    import copy
+
+    import rasa.shared.core.trackers as trackers
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet
+
+    from bot.paths import ROOT
+
+    rasa_speedups.install()
+    assert trackers.copy.copy is rasa_speedups.shallow_copy and trackers.copy.deepcopy is copy.deepcopy
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = trackers.DialogueStateTracker.from_events("s", [SlotSet("topic", "skola")], domain.slots)
+    again = tracker.copy()
+    assert again.current_state() == tracker.current_state() and again.slots["topic"].value == "skola"
+    assert all(again.slots[name] is not slot for name, slot in tracker.slots.items())
