@@ -344,7 +344,7 @@ class NaraTrackerStore(TrackerStore):
         as of this write (the turn holds the conversation's lock: nobody else writes to it meanwhile)."""
         if not rows and not newest:
             return None
-        with db.writer(self.url), db.engine(self.url).connect() as connection, db.relaxed_sync(connection):
+        with db.writer(self.url), db.log_engine(self.url).connect() as connection:
             if rows:
                 connection.execute(insert(ConversationEvent.__table__), rows)
             row = connection.execute(_NEWEST_ROW, {"sender": sender_id}).first() if newest else None

@@ -11,7 +11,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -73,30 +73,40 @@ def engine(url: str | None = None) -> Engine:
     return created
 
 
-@contextmanager
-def relaxed_sync(connection: Connection) -> Iterator[None]:
-    """On SQLite, the commits made inside wait for the operating system, not for the disk: `PRAGMA
-    synchronous=NORMAL` instead of the default FULL, back to FULL afterwards (the connection goes back to the
-    pool, to writers that need more). In write-ahead-log mode a commit is then durable across a crash of the
-    process but not of the machine: a power cut can undo the last commits before a checkpoint; the file stays
-    consistent. For the conversation log only: the Rasa server writes it on its event loop, where the fsync
-    of every commit held up every conversation (N=20: faster in five of six alternating runs, -4% to +25%
-    as the host's disk allowed, bench/README.md). Handovers and contact drafts keep FULL. Other databases:
-    nothing changes."""
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-    try:
-        yield
-    finally:
-        try:
-            connection.rollback()  # whatever is left after an error; nothing after a commit
-            connection.exec_driver_sql("PRAGMA synchronous=FULL")
-            connection.commit()
-        except Exception:
-            connection.invalidate()  # never back to the pool as it is
-            raise
+def _relaxed_sync(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def log_engine(url: str | None = None) -> Engine:
+    """The engine the conversation log is written with. On a SQLite file, connections of its own whose commits
+    wait for the operating system, not for the disk (`PRAGMA synchronous=NORMAL`; every other connection keeps
+    FULL): in write-ahead-log mode such a commit is durable across a crash of the process but not of the
+    machine, where a power cut can undo the last commits before a checkpoint; the file stays consistent. The
+    Rasa server writes the log on its event loop, where the fsync of every commit held up every conversation
+    (N=20: faster in five of six alternating runs, -4% to +25% as the host's disk allowed, bench/README.md).
+    Handovers and contact drafts go through `engine()`, with FULL. Setting the PRAGMA around each commit
+    instead cost two more statements a turn. Other databases: `engine()` itself."""
+    url = url or database_url()
+    return _sqlite_log_engine(url) if url.startswith("sqlite:///") else engine(url)
+
+
+@lru_cache(maxsize=8)
+def _sqlite_log_engine(url: str) -> Engine:
+    engine(url)  # the file's directory, made as engine() makes it
+    created = create_engine(
+        url,
+        future=True,
+        poolclass=QueuePool,
+        pool_size=2,  # the store writes on the event loop, one turn at a time
+        max_overflow=2,
+        pool_timeout=10,
+        connect_args={"check_same_thread": False},
+    )
+    event.listen(created, "connect", _sqlite_pragmas)
+    event.listen(created, "connect", _relaxed_sync)
+    return created
 
 
 def remove_sqlite_database(path: Path) -> None:

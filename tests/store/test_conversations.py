@@ -114,12 +114,14 @@ def _selects_during(db_url: str, work) -> list[str]:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement)
 
-    engine = db.engine(db_url)
-    event.listen(engine, "before_cursor_execute", record)
+    engines = {db.engine(db_url), db.log_engine(db_url)}  # one on PostgreSQL; the log's own on SQLite
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         work()
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     return seen
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -153,44 +152,39 @@ def _synchronous(connection) -> int:
     return connection.exec_driver_sql("PRAGMA synchronous").scalar()
 
 
-def test_sqlite_commits_of_the_conversation_log_skip_the_fsync_and_the_connection_goes_back_durable(tmp_path):
+def test_sqlite_commits_of_the_conversation_log_skip_the_fsync_and_nothing_else_does(tmp_path):
     url = f"sqlite:///{tmp_path / 'sync.db'}"
     db.upgrade(url)
-    engine = db.engine(url)
-    with engine.connect() as connection:
+    with db.log_engine(url).connect() as connection:
+        assert _synchronous(connection) == 1  # NORMAL: the conversation log
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    with db.engine(url).connect() as connection:
         assert _synchronous(connection) == 2  # FULL: handovers and everything else
-        with db.relaxed_sync(connection):
-            assert _synchronous(connection) == 1  # NORMAL
-            connection.exec_driver_sql(
-                "INSERT INTO conversation_events (sender_id, type_name, timestamp, data) VALUES ('s', 'x', 1, '{}')"
-            )
-            connection.commit()
-        assert _synchronous(connection) == 2
-        with pytest.raises(ZeroDivisionError), db.relaxed_sync(connection):
-            connection.exec_driver_sql(
-                "INSERT INTO conversation_events (sender_id, type_name, timestamp, data) VALUES ('t', 'x', 1, '{}')"
-            )
-            raise ZeroDivisionError  # a failure mid-write: rolled back, and back to FULL
-        assert _synchronous(connection) == 2
-        assert connection.exec_driver_sql("SELECT sender_id FROM conversation_events").scalars().all() == ["s"]
+    with db.session(url) as s:
+        assert s.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    assert db.log_engine(url) is db.log_engine(url) is not db.engine(url)
+    assert db.log_engine("postgresql://nara@127.0.0.1/nara") is db.engine("postgresql://nara@127.0.0.1/nara")
 
 
-def test_the_store_writes_turns_with_relaxed_sync_on_sqlite_only(store, db_url, domain):
+def test_the_store_writes_turns_through_the_log_engine(store, db_url, domain):
     from sqlalchemy import event
 
-    seen: list[str] = []
-    engine = db.engine(db_url)
-    record = lambda _c, _cur, statement, *_a: seen.append(statement)  # noqa: E731
+    seen: dict[str, list[str]] = {"log": [], "main": []}
+    engines = {"log": db.log_engine(db_url), "main": db.engine(db_url)}
+    recorders = {name: (lambda _c, _cur, statement, *_a, name=name: seen[name].append(statement)) for name in engines}
     saved = new_conversation(store, "k16")
-    event.listen(engine, "before_cursor_execute", record)
+    for name, engine in engines.items():
+        event.listen(engine, "before_cursor_execute", recorders[name])
     try:
         turn(saved, "en fråga till")
         run(store.save(saved))
     finally:
-        event.remove(engine, "before_cursor_execute", record)
-    pragmas = [s for s in seen if s.startswith("PRAGMA synchronous")]
-    expected = ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"] if db_url.startswith("sqlite") else []
-    assert pragmas == expected
+        for name, engine in engines.items():
+            event.remove(engine, "before_cursor_execute", recorders[name])
+    assert any(s.startswith("INSERT INTO conversation_events") for s in seen["log"])
+    if db_url.startswith("sqlite"):  # PostgreSQL: one engine for both
+        assert not any(s.startswith("INSERT") for s in seen["main"])
+    assert not any(s.startswith("PRAGMA") for s in seen["log"] + seen["main"])  # set once per connection
     assert events_of(from_database(db_url, domain, "k16")) == events_of(saved)
 
 
