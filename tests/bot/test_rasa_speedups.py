@@ -479,3 +479,53 @@ def test_trackers_copy_their_slots_with_it_once_installed() -> None:
     again = tracker.copy()
     assert again.current_state() == tracker.current_state() and again.slots["topic"].value == "skola"
     assert all(again.slots[name] is not slot for name, slot in tracker.slots.items())
+
+
+def test_the_processor_deep_copies_only_what_it_passes_to_debug_logs() -> None:
+    # What makes skipping those copies safe: in Rasa's processor every use of the copy module is an argument
+    # of a `structlogger.debug(...)` call (checked on its source, so a Rasa upgrade that changes it fails here).
+    import ast
+    import inspect
+
+    import rasa.core.processor
+
+    tree = ast.parse(inspect.getsource(rasa.core.processor))
+    debug_calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "debug"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "structlogger"
+    ]
+    inside = {id(n) for call in debug_calls for n in ast.walk(call)}
+    uses = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "copy"
+    ]
+    assert len(uses) >= 6 and all(id(use) in inside for use in uses)
+
+
+def test_debug_log_copies_are_made_only_when_debug_logs_are_kept() -> None:
+    import logging
+
+    import rasa.core.processor
+    import structlog
+    from rasa.utils.log_utils import configure_structlog
+
+    rasa_speedups.install()
+    value = {"events": [{"event": "user", "text": "hej"}]}
+    before = structlog.get_config()
+    try:
+        configure_structlog(logging.INFO)  # as `rasa run` does
+        assert rasa_speedups.debug_logs_dropped()
+        assert rasa.core.processor.copy.deepcopy(value) is value
+        configure_structlog(logging.DEBUG)
+        assert not rasa_speedups.debug_logs_dropped()
+        copied = rasa.core.processor.copy.deepcopy(value)
+        assert copied == value and copied is not value and copied["events"][0] is not value["events"][0]
+    finally:
+        structlog.configure(**before)
+    assert rasa.core.processor.copy.copy is __import__("copy").copy  # the rest of the module as it is
