@@ -124,6 +124,15 @@ class _Needs:
         return not self.forms.isdisjoint(forms) or not self.texts.isdisjoint(texts)
 
 
+def _keepable(word: str) -> bool:
+    """Whether a word of a message may stay in a table of words seen: not one with a digit or an '@' (a
+    personnummer, a phone number, an e-mail address: what redaction looks for), which is worked out anew."""
+    return _NOT_KEPT.search(word) is None
+
+
+_NOT_KEPT = re.compile(r"[\d@]")
+
+
 class _Prefiltered:
     """Patterns for spaCy's Matcher, each with a Matcher of its own that runs only when the message has a word
     or lemma for every non-optional token of the pattern: the same matches as one Matcher over them all.
@@ -178,9 +187,11 @@ class _Prefiltered:
             for text in texts:
                 hits = self._word_regexes.get(text)
                 if hits is None:
-                    if len(self._word_regexes) >= self.WORDS_MAX:
-                        self._word_regexes.clear()
-                    hits = self._word_regexes[text] = tuple(n for n, regex in self._regexes if regex.match(text))
+                    hits = tuple(n for n, regex in self._regexes if regex.match(text))
+                    if _keepable(text):
+                        if len(self._word_regexes) >= self.WORDS_MAX:
+                            self._word_regexes.clear()
+                        self._word_regexes[text] = hits
                 met.update(hits)
         return met
 
@@ -282,9 +293,11 @@ class CrisisDetector:
             if word_and_forms is None:
                 word = fold(lower)
                 token_forms = (word,) if word in _NO_LEMMA else (word, fold(lemma or lower))
-                if len(folded) >= _Prefiltered.WORDS_MAX:
-                    folded.clear()
-                word_and_forms = folded[(lower, lemma)] = (word, token_forms)
+                word_and_forms = (word, token_forms)
+                if _keepable(lower):
+                    if len(folded) >= _Prefiltered.WORDS_MAX:
+                        folded.clear()
+                    folded[(lower, lemma)] = word_and_forms
             per_token.append(word_and_forms)
             texts.add(word_and_forms[0])
             forms.update(word_and_forms[1])

@@ -16,6 +16,7 @@ EARTH_RADIUS_KM = 6371.0088
 # words would be taken for places.
 FUZZY_MIN_LENGTH = 5
 FUZZY_MIN_SCORE = 86
+_NOT_KEPT = re.compile(r"[\d@]")
 LOOKUPS_MAX = 20_000  # word groups whose lookup is remembered, per key list; then it starts again
 # "jag bor i X", "vi bor ute på X", "bor vid X": the word after is a place the resident names.
 _LIVES_IN = re.compile(
@@ -108,9 +109,10 @@ class PlaceResolver:
         if gram in found:
             return found[gram]
         key = self._find(gram, keys)
-        if len(found) >= LOOKUPS_MAX:
-            found.clear()
-        found[gram] = key
+        if not _NOT_KEPT.search(gram):  # never a personnummer, phone number or e-mail address in the table
+            if len(found) >= LOOKUPS_MAX:
+                found.clear()
+            found[gram] = key
         return key
 
     @staticmethod

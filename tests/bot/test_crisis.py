@@ -309,3 +309,13 @@ def test_a_word_s_forms_are_its_own_whatever_the_table_holds(detector: CrisisDet
         assert per_token == expected, text
         assert texts == {w for w, _ in expected} and forms == {f for _, fs in expected for f in fs}
     assert {forms for _, forms in detector._words("Skolan skolan")[3]} == {("skolan", "skolan"), ("skolan", "skola")}
+
+
+def test_no_word_with_a_digit_or_an_at_sign_stays_in_the_tables() -> None:
+    # A personnummer, phone number or e-mail address typed into a message is looked at, never kept.
+    fresh = CrisisDetector(default_detector().nlp)
+    text = "mitt personnummer är 19811218-9876, ring 070-123 45 67 eller anna@example.se, jag vill inte leva"
+    assert fresh.detect(text) is not None
+    kept = [*fresh._rules._word_regexes, *fresh._context._word_regexes, *(lower for lower, _ in fresh._folded)]
+    assert kept and not [word for word in kept if any(c.isdigit() or c == "@" for c in word)]
+    assert fresh.detect(text) == default_detector().detect(text)  # worked out anew: the same

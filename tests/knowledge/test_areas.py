@@ -129,3 +129,12 @@ def test_remembered_lookups_give_the_same_places_and_stay_bounded(monkeypatch):
         assert [small.resolve(text) for text in texts] == expected
     assert all(0 < len(found) <= 5 for found in small._found.values()) and len(small._found) == 2
     assert sum(place is not None for place in expected) > len(DISTRICTS)
+
+
+def test_no_word_group_with_a_digit_or_an_at_sign_stays_in_the_table():
+    resolver = PlaceResolver(KB)
+    text = "jag bor i Berga, personnummer 19811218-9876, telefon 070-123 45 67, anna@example.se"
+    assert resolver.resolve(text).name == "Berga"
+    assert resolver.resolve("ring 0701234567 jag bor på ryd").name == "Ryd"
+    kept = [gram for found in resolver._found.values() for gram in found]
+    assert kept and not [gram for gram in kept if any(c.isdigit() or c == "@" for c in gram)]
