@@ -118,11 +118,6 @@ class _Needs:
             return cls(regex=re.compile(value))
         raise RuleError(f"no prefilter for {token_pattern!r}")  # _pattern and _Needs must change together
 
-    def met_by(self, texts: set[str], forms: set[str]) -> bool:
-        if self.regex is not None:
-            return any(self.regex.match(text) for text in texts)
-        return not self.forms.isdisjoint(forms) or not self.texts.isdisjoint(texts)
-
 
 def _keepable(word: str) -> bool:
     """Whether a word of a message may stay in a table of words seen: not one with a digit or an '@' (a
