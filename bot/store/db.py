@@ -46,15 +46,7 @@ def engine(url: str | None = None) -> Engine:
         # PRAGMAs with it: 15% of the Rasa server's time under load, bench/README.md). The tracker store uses
         # them on the event loop, the staff app and the CLI in threads of their own, hence
         # check_same_thread=False; SQLite serialises the writes.
-        created = create_engine(
-            url,
-            future=True,
-            poolclass=QueuePool,
-            pool_size=10,  # the staff app's and the CLI's threads; an overflow connection is closed after use
-            max_overflow=10,
-            pool_timeout=10,
-            connect_args={"check_same_thread": False},
-        )
+        created = _sqlite_file_engine(url, 10)  # the staff app's and the CLI's threads (+10 closed after use)
     elif url.startswith("sqlite"):
         created = create_engine(url, future=True)
     else:
@@ -95,18 +87,24 @@ def log_engine(url: str | None = None) -> Engine:
 @lru_cache(maxsize=8)
 def _sqlite_log_engine(url: str) -> Engine:
     engine(url)  # the file's directory, made as engine() makes it
-    created = create_engine(
-        url,
-        future=True,
-        poolclass=QueuePool,
-        pool_size=2,  # the store writes on the event loop, one turn at a time
-        max_overflow=2,
-        pool_timeout=10,
-        connect_args={"check_same_thread": False},
-    )
+    created = _sqlite_file_engine(url, 2)  # the store writes on the event loop, one turn at a time
     event.listen(created, "connect", _sqlite_pragmas)
     event.listen(created, "connect", _relaxed_sync)
     return created
+
+
+def _sqlite_file_engine(url: str, pool_size: int) -> Engine:
+    """A pool of open connections to a SQLite file, usable from any thread (SQLite serialises the writes);
+    as many overflow connections again, each closed after use."""
+    return create_engine(
+        url,
+        future=True,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=10,
+        connect_args={"check_same_thread": False},
+    )
 
 
 def remove_sqlite_database(path: Path) -> None:
