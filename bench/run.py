@@ -5,7 +5,8 @@ For each bot (Nära's config.yml, and bench/stock/config.yml: what `rasa init` t
 1. training time (a fresh Rasa training cache, a model cached under build/bench/models by its inputs, so a
    second run does not retrain), and held-out NLU macro-F1 with `nara evaluate`'s own split and code
    (bot/evaluation.py), unless --skip-f1;
-2. its Rasa server and action server on their own ports (Nära 5305/5355, stock 5306/5356), with a fresh
+2. its Rasa server and action server on their own ports (Nära 5305/5355, stock 5306/5356), and Nära's NLU
+   server (5315) as scripts/run starts it (bot/nlu_offload.py), with a fresh
    SQLite database under build/bench/ and the channel's rate limit lifted (NARA_RATE_LIMIT_MESSAGES);
 3. for each concurrency N: N closed-loop anonymous conversations (a new random sender each; the next message
    only after the previous answer) with a mix drawn from knowledge/ (topic questions, article buttons, area
@@ -28,6 +29,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -66,10 +68,11 @@ class Bot:
     config: str  # relative to ROOT
     rasa_port: int
     actions_port: int
+    nlu_port: int | None = None  # Nära's NLU server (bot/nlu_offload.py), as scripts/run starts it
 
 
 BOTS = {
-    "nara": Bot("nara", "Nära", "config.yml", 5305, 5355),
+    "nara": Bot("nara", "Nära", "config.yml", 5305, 5355, nlu_port=5315),
     "stock": Bot("stock", "stock Rasa", STOCK_CONFIG, 5306, 5356),
 }
 
@@ -219,10 +222,12 @@ def markdown(result: dict[str, Any]) -> str:
         + f" of single messages, and {s['handover_share']:.0%} of conversations end in the handover flow. "
         "The channel's rate limit (10 messages in 20 s per conversation) is lifted with "
         "NARA_RATE_LIMIT_MESSAGES=100000 for the benchmark. Both bots use Nära's channel, tracker store "
-        "(a fresh SQLite file each) and action server: the difference is the pipeline and policies.",
+        "(a fresh SQLite file each) and action server: the difference is the pipeline and policies, and that "
+        "Nära, as scripts/run starts it, parses on a second process (its NLU server, bot/nlu_offload.py).",
         "",
-        "| bot | N | msg/s | p50 ms | p95 ms | p99 ms | messages | errors | peak RSS Rasa MB | peak RSS actions MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| bot | N | msg/s | p50 ms | p95 ms | p99 ms | messages | errors | peak RSS Rasa MB | peak RSS actions MB "
+        "| peak RSS NLU MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for bot in result["bots"].values():
         for lv in bot.get("levels", []):
@@ -230,7 +235,7 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {bot['label']} | {lv['concurrency']} | {_cell(lv['messages_per_second'])} | "
                 f"{_cell(lv['p50_ms'])} | {_cell(lv['p95_ms'])} | {_cell(lv['p99_ms'])} | {lv['messages']} | "
-                f"{lv['errors']} | {_cell(rss.get('rasa'))} | {_cell(rss.get('actions'))} |"
+                f"{lv['errors']} | {_cell(rss.get('rasa'))} | {_cell(rss.get('actions'))} | {_cell(rss.get('nlu'))} |"
             )
     lines += ["", "| bot | training | held-out NLU macro-F1 |", "|---|---|---|"]
     for bot in result["bots"].values():
@@ -465,6 +470,7 @@ class Servers:
         self.bot, self.model = bot, model
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: list[Any] = []
+        self.nlu_token = secrets.token_urlsafe(16)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -475,8 +481,10 @@ class Servers:
             TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             OPENBLAS_NUM_THREADS=env.get("OPENBLAS_NUM_THREADS", "1"),  # as scripts/_lib.sh sets it for every server
         )
-        for key in ("NARA_SMTP_HOST", "NARA_SMTP_PORT"):  # no e-mails to team mailboxes from a benchmark
+        for key in ("NARA_SMTP_HOST", "NARA_SMTP_PORT", "NARA_NLU_URL"):  # no e-mails to team mailboxes
             env.pop(key, None)
+        if self.bot.nlu_port:
+            env.update(NARA_NLU_URL=f"http://127.0.0.1:{self.bot.nlu_port}", NARA_NLU_TOKEN=self.nlu_token)
         return env
 
     def endpoints(self) -> Path:
@@ -490,11 +498,11 @@ class Servers:
         )
         return path
 
-    def _start(self, role: str, args: list[str]) -> None:
+    def _start(self, role: str, args: list[str], module: str = "rasa") -> None:
         log = (BENCH_BUILD / f"{self.bot.name}-{role}.log").open("w")
         self.logs.append(log)
         self.procs[role] = subprocess.Popen(
-            [sys.executable, "-m", "rasa", *args],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env=self.env(),
             stdout=log,
@@ -503,8 +511,8 @@ class Servers:
         )
 
     def __enter__(self) -> Servers:
-        for port in (self.bot.rasa_port, self.bot.actions_port):
-            if _port_busy(port):
+        for port in (self.bot.rasa_port, self.bot.actions_port, self.bot.nlu_port):
+            if port and _port_busy(port):
                 raise RuntimeError(f"port {port} is in use: is another benchmark running?")
         BENCH_BUILD.mkdir(parents=True, exist_ok=True)
         from bot.store.db import remove_sqlite_database
@@ -516,6 +524,10 @@ class Servers:
             )
         try:
             self._start("actions", ["run", "actions", "--actions", "actions", "--port", str(self.bot.actions_port)])
+            if self.bot.nlu_port:
+                self._start(
+                    "nlu", ["--model", str(self.model), "--port", str(self.bot.nlu_port)], module="bot.nlu_server"
+                )
             self._start(
                 "rasa",
                 [
@@ -544,6 +556,8 @@ class Servers:
             "actions": f"http://127.0.0.1:{self.bot.actions_port}/health",
             "rasa": f"http://127.0.0.1:{self.bot.rasa_port}/",
         }
+        if self.bot.nlu_port:
+            urls["nlu"] = f"http://127.0.0.1:{self.bot.nlu_port}/"
         pending = dict(urls)
         while pending:
             for role, proc in self.procs.items():
@@ -709,7 +723,7 @@ def run_bot(bot: Bot, model: Path, messages: Messages, args: argparse.Namespace)
     print(f"bench: starting {bot.label} on :{bot.rasa_port} (actions :{bot.actions_port})", flush=True)
     with Servers(bot, model) as servers:
         for concurrency in args.levels:
-            sampler = MemorySampler({"rasa": servers.pid("rasa"), "actions": servers.pid("actions")})
+            sampler = MemorySampler({role: servers.pid(role) for role in servers.procs})
             sampler.start()
             spy = None
             if args.profile and bot.name == "nara" and concurrency == args.profile_level:

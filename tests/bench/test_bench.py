@@ -133,7 +133,7 @@ def _result(nara_rps=30.0, stock_rps=10.0, nara_p95=120.0, f1=(0.84, 0.80)):
             "p99_ms": p95 * 1.5,
             "messages": int(rps * 30),
             "errors": 0,
-            "peak_rss_mb": {"rasa": 900.0, "actions": 150.0},
+            "peak_rss_mb": {"rasa": 900.0, "actions": 150.0, "nlu": 700.0},
         }
 
     return {
@@ -191,8 +191,8 @@ def test_the_results_files(tmp_path):
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "bench.md").read_text()
     table = [line for line in md.splitlines() if line.startswith("| Nära |") or line.startswith("| stock Rasa |")]
-    assert "| Nära | 10 | 25.0 | 60.0 | 120.0 | 180.0 | 750 | 0 | 900.0 | 150.0 |" in table
-    assert len([row for row in table if row.count("|") == 11]) == 4  # two bots x two levels
+    assert "| Nära | 10 | 25.0 | 60.0 | 120.0 | 180.0 | 750 | 0 | 900.0 | 150.0 | 700.0 |" in table
+    assert len([row for row in table if row.count("|") == 12]) == 4  # two bots x two levels
     assert "| stock Rasa | 900 s (cached model; time of the run that trained it) | 0.8 |" in md
     assert "2.5x | **not met** |" in md and "120 ms | met |" in md and "- noisy" in md
 
