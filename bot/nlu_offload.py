@@ -92,7 +92,8 @@ class NluServer:
         ):
             raise Unusable("its answer is not a parse of this message")
         if self.warned:
-            logger.info("NLU server %s answers again", self.url)
+            # At the outage's level, so that wherever its start is logged its end is too.
+            logger.warning("NLU server %s answers again: messages are parsed there again", self.url)
             self.warned = False
         return parse_data
 

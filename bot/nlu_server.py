@@ -1,7 +1,7 @@
 """The NLU server beside a Rasa server (bot/nlu_offload.py): Rasa's own HTTP API, loaded with the same model,
 answering `POST /model/parse` on loopback, behind the same token.
 
-    python -m bot.nlu_server --model models/nara-….tar.gz --port 5006
+    python -m bot.nlu_server --model models/nara-….tar.gz --port 5007
 
 Rasa's `rasa run --enable-api` would read endpoints.yml from the working directory and with it Nära's
 conversation store and action server, which a parser needs neither of; and with no channel it would open
@@ -17,7 +17,7 @@ import logging
 import os
 from functools import partial
 
-DEFAULT_PORT = 5006
+DEFAULT_PORT = 5007
 
 
 def main(argv: list[str] | None = None) -> None:

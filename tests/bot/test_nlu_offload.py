@@ -182,7 +182,7 @@ def test_a_stopped_server_is_asked_again_after_the_retry_time(monkeypatch, caplo
 
     async def test(fake: FakeNluServer, url: str) -> None:
         processor = _processor(monkeypatch, f"http://127.0.0.1:{_free_port()}")  # nothing listens there
-        with caplog.at_level(logging.INFO, logger="bot.nlu_offload"):
+        with caplog.at_level(logging.WARNING, logger="bot.nlu_offload"):
             assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")
             await asyncio.sleep(0.35)
             assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")

@@ -23,7 +23,7 @@ from bot.store import db
 ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://127.0.0.1:5005"
 ACTIONS_URL = "http://127.0.0.1:5055"
-NLU_URL = "http://127.0.0.1:5006"
+NLU_URL = "http://127.0.0.1:5007"
 STAFF_URL = "http://127.0.0.1:8001"
 WEB_URL = "http://127.0.0.1:8000"
 E2E_DIR = ROOT / "build" / "e2e"
@@ -105,7 +105,7 @@ def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> It
     # The NLU server too, so that the tests go through it (bot/nlu_offload.py), as residents' messages do.
     ready = [RASA_URL, ACTIONS_URL + "/health", NLU_URL + "/", STAFF_URL + "/login", WEB_URL + "/"]
     if any(_up(url) for url in ready):
-        pytest.fail("ports 5005/5006/5055/8000/8001 are busy: stop the running bot (make run) before the e2e tests")
+        pytest.fail("ports 5005/5007/5055/8000/8001 are busy: stop the running bot (make run) before the e2e tests")
     E2E_DIR.mkdir(parents=True, exist_ok=True)
     db.remove_sqlite_database(E2E_DIR / "nara.db")
     env = {
