@@ -6,7 +6,7 @@ For each bot (Nära's config.yml, and bench/stock/config.yml: what `rasa init` t
    second run does not retrain), and held-out NLU macro-F1 with `nara evaluate`'s own split and code
    (bot/evaluation.py), unless --skip-f1;
 2. its Rasa server and action server on their own ports (Nära 5305/5355, stock 5306/5356), and Nära's NLU
-   server (5315) as scripts/run starts it (bot/nlu_offload.py), with a fresh
+   server (build/bench/nlu-nara.sock) as scripts/run starts it (bot/nlu_offload.py), with a fresh
    SQLite database under build/bench/ and the channel's rate limit lifted (NARA_RATE_LIMIT_MESSAGES);
 3. for each concurrency N: N closed-loop anonymous conversations (a new random sender each; the next message
    only after the previous answer) with a mix drawn from knowledge/ (topic questions, article buttons, area
@@ -29,7 +29,6 @@ import logging
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -68,11 +67,11 @@ class Bot:
     config: str  # relative to ROOT
     rasa_port: int
     actions_port: int
-    nlu_port: int | None = None  # Nära's NLU server (bot/nlu_offload.py), as scripts/run starts it
+    nlu_server: bool = False  # Nära's NLU server (bot/nlu_offload.py), as scripts/run starts it
 
 
 BOTS = {
-    "nara": Bot("nara", "Nära", "config.yml", 5305, 5355, nlu_port=5315),
+    "nara": Bot("nara", "Nära", "config.yml", 5305, 5355, nlu_server=True),
     "stock": Bot("stock", "stock Rasa", STOCK_CONFIG, 5306, 5356),
 }
 
@@ -462,6 +461,15 @@ def _get(url: str) -> int:
         return 0
 
 
+def _answers(where: str | Path) -> bool:
+    """A server's health URL answers 200, or the NLU server answers on its socket."""
+    if isinstance(where, Path):
+        from bot.nlu_offload import answers
+
+        return answers(str(where)) is not None
+    return _get(where) == 200
+
+
 class Servers:
     """A bot's Rasa server and action server, each in its own session; the whole process groups are
     stopped on exit, whatever happened."""
@@ -470,7 +478,7 @@ class Servers:
         self.bot, self.model = bot, model
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: list[Any] = []
-        self.nlu_token = secrets.token_urlsafe(16)
+        self.nlu_socket = BENCH_BUILD / f"nlu-{bot.name}.sock"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -481,10 +489,10 @@ class Servers:
             TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             OPENBLAS_NUM_THREADS=env.get("OPENBLAS_NUM_THREADS", "1"),  # as scripts/_lib.sh sets it for every server
         )
-        for key in ("NARA_SMTP_HOST", "NARA_SMTP_PORT", "NARA_NLU_URL"):  # no e-mails to team mailboxes
+        for key in ("NARA_SMTP_HOST", "NARA_SMTP_PORT", "NARA_NLU_SOCKET"):  # no e-mails to team mailboxes
             env.pop(key, None)
-        if self.bot.nlu_port:
-            env.update(NARA_NLU_URL=f"http://127.0.0.1:{self.bot.nlu_port}", NARA_NLU_TOKEN=self.nlu_token)
+        if self.bot.nlu_server:
+            env["NARA_NLU_SOCKET"] = str(self.nlu_socket)
         return env
 
     def endpoints(self) -> Path:
@@ -511,8 +519,8 @@ class Servers:
         )
 
     def __enter__(self) -> Servers:
-        for port in (self.bot.rasa_port, self.bot.actions_port, self.bot.nlu_port):
-            if port and _port_busy(port):
+        for port in (self.bot.rasa_port, self.bot.actions_port):
+            if _port_busy(port):
                 raise RuntimeError(f"port {port} is in use: is another benchmark running?")
         BENCH_BUILD.mkdir(parents=True, exist_ok=True)
         from bot.store.db import remove_sqlite_database
@@ -524,9 +532,9 @@ class Servers:
             )
         try:
             self._start("actions", ["run", "actions", "--actions", "actions", "--port", str(self.bot.actions_port)])
-            if self.bot.nlu_port:
+            if self.bot.nlu_server:
                 self._start(
-                    "nlu", ["--model", str(self.model), "--port", str(self.bot.nlu_port)], module="bot.nlu_server"
+                    "nlu", ["--model", str(self.model), "--socket", str(self.nlu_socket)], module="bot.nlu_server"
                 )
             self._start(
                 "rasa",
@@ -556,16 +564,16 @@ class Servers:
             "actions": f"http://127.0.0.1:{self.bot.actions_port}/health",
             "rasa": f"http://127.0.0.1:{self.bot.rasa_port}/",
         }
-        if self.bot.nlu_port:
-            urls["nlu"] = f"http://127.0.0.1:{self.bot.nlu_port}/"
-        pending = dict(urls)
+        pending: dict[str, Any] = dict(urls)
+        if self.bot.nlu_server:
+            pending["nlu"] = self.nlu_socket
         while pending:
             for role, proc in self.procs.items():
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"{self.bot.label}'s {role} server exited; see build/bench/{self.bot.name}-{role}.log"
                     )
-            pending = {role: url for role, url in pending.items() if _get(url) != 200}
+            pending = {role: where for role, where in pending.items() if not _answers(where)}
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.bot.label} did not start within {timeout_s:.0f} s: {sorted(pending)}")
             time.sleep(1)

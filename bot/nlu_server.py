@@ -1,38 +1,93 @@
-"""The NLU server beside a Rasa server (bot/nlu_offload.py): Rasa's own HTTP API, loaded with the same model,
-answering `POST /model/parse` on loopback, behind the same token.
+"""The NLU server beside a Rasa server (bot/nlu_offload.py): the same model, parsing the messages the Rasa
+server sends over a Unix socket.
 
-    python -m bot.nlu_server --model models/nara-….tar.gz --port 5007
+    python -m bot.nlu_server --model models/nara-….tar.gz --socket data/nlu.sock
 
-Rasa's `rasa run --enable-api` would read endpoints.yml from the working directory and with it Nära's
-conversation store and action server, which a parser needs neither of; and with no channel it would open
-the command-line channel. Here it has no channels, no endpoints (nothing is stored: a parse touches no
-conversation), Nära's speedups (bot/rasa_speedups.py) and the garbage collector's freeze once the model is
-loaded, as the Rasa server has them. It never hands a parse on to another NLU server.
+It loads the model as the Rasa server does (Rasa's `load_agent`, no endpoints: it keeps no conversation and
+calls no action server), with Nära's speedups (bot/rasa_speedups.py), log redaction and the garbage
+collector's freeze once the model is loaded. Requests: `{"op": "status"}` answers `{"model_id": …}`,
+`{"op": "parse", "text": …}` answers `{"parse": <Rasa's parse of the text>}` or `{"error": …}`. The socket
+file is readable and writable by its owner only. It never hands a parse on to another NLU server.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import gc
 import logging
 import os
-from functools import partial
+from pathlib import Path
+from typing import Any
 
-DEFAULT_PORT = 5007
+from bot import nlu_offload
+
+logger = logging.getLogger(__name__)
+
+
+async def handle(agent: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One connection: requests one after the other until the Rasa server closes it."""
+    from rasa.core.channels.channel import UserMessage
+
+    try:
+        while True:
+            request = await nlu_offload.read_frame(reader)
+            op = request.get("op") if isinstance(request, dict) else None
+            if op == "status":
+                answer: dict[str, Any] = {"model_id": agent.model_id}
+            elif op == "parse" and isinstance(request.get("text"), str):
+                try:
+                    answer = {"parse": await agent.processor.parse_message(UserMessage(request["text"]))}
+                except Exception as error:  # noqa: BLE001 - the Rasa server parses the message itself
+                    logger.exception("parse failed")
+                    answer = {"error": type(error).__name__}
+            else:
+                answer = {"error": "unknown request"}
+            writer.write(nlu_offload.frame(answer))
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass  # the Rasa server closed the connection
+    except nlu_offload.Unusable as error:
+        logger.warning("closing a connection: %s", error)
+    finally:
+        writer.close()
+
+
+async def listen(agent: Any, path: Path) -> asyncio.AbstractServer:
+    """Serves `agent`'s parses on the Unix socket `path`, a file only its owner may connect to."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a socket file left by a server that was killed
+    old_umask = os.umask(0o177)  # the socket file is created 0600
+    try:
+        return await asyncio.start_unix_server(lambda r, w: handle(agent, r, w), str(path))
+    finally:
+        os.umask(old_umask)
+
+
+async def serve(model: str, path: Path) -> None:
+    from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+
+    if nlu_offload.answers(str(path)) is not None:
+        raise SystemExit(f"an NLU server already answers on {path}")
+    agent = await load_agent(model_path=model, endpoints=AvailableEndpoints())
+    if agent is None or not agent.is_ready():
+        raise SystemExit(f"could not load the model {model}")
+    gc.collect()
+    gc.freeze()  # as the Rasa server does (bot/rasa_speedups.py: freeze_loaded_objects)
+    server = await listen(agent, path)
+    logger.warning("NLU server for model %s listening on %s", agent.model_id, path)
+    async with server:
+        await server.serve_forever()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.nlu_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="the model the Rasa server runs")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--interface", default="127.0.0.1")
+    parser.add_argument("--socket", required=True, type=Path, help="the Unix socket to listen on")
     args = parser.parse_args(argv)
-    token = os.environ.get("NARA_NLU_TOKEN") or os.environ.get("RASA_AUTH_TOKEN")
-    if not token:
-        parser.error("set NARA_NLU_TOKEN or RASA_AUTH_TOKEN: the NLU server answers only requests with it")
-    os.environ.pop("NARA_NLU_URL", None)  # this process parses; it never forwards to an NLU server
+    os.environ.pop(nlu_offload.SOCKET_ENV, None)  # this process parses; it never forwards to an NLU server
 
-    from rasa.core.run import close_resources, configure_app, load_agent_on_start
-    from rasa.core.utils import AvailableEndpoints
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
@@ -43,18 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     configure_structlog(logging.INFO)  # as `rasa run` does: Rasa's debug events (with the text) are dropped
     install_log_redaction()
     rasa_speedups.install()
-    endpoints = AvailableEndpoints()
-    app = configure_app(
-        [],
-        auth_token=token,
-        enable_api=True,
-        port=args.port,
-        endpoints=endpoints,
-        server_listeners=[(rasa_speedups.freeze_loaded_objects, "after_server_start")],
-    )
-    app.register_listener(partial(load_agent_on_start, args.model, endpoints, None), "before_server_start")
-    app.register_listener(close_resources, "after_server_stop")
-    app.run(host=args.interface, port=args.port, workers=1, access_log=False)
+    import uvloop
+
+    uvloop.install()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.model, args.socket.resolve()))
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ class NaraTrackerStore(TrackerStore):
         install_log_redaction()
         apply_turn_limits()  # the Rasa server that keeps conversations here runs one turn at a time (bot/limits.py)
         rasa_speedups.install()  # two hot spots of Rasa 3.6 replaced by faster equivalents (bot/rasa_speedups.py)
-        nlu_offload.install()  # with NARA_NLU_URL: the NLU pipeline on a second process (bot/nlu_offload.py)
+        nlu_offload.install()  # with NARA_NLU_SOCKET: the NLU pipeline on a second process (bot/nlu_offload.py)
         self.url = url or (host if host and "://" in host else None) or db.database_url()
         self._kept: collections.OrderedDict[str, _Kept] = collections.OrderedDict()
         self._kept_lock = threading.Lock()  # PostgreSQL's work runs in threads

@@ -1,25 +1,24 @@
 """The NLU pipeline on a second process (bot/nlu_offload.py): the processor uses the NLU server's parse when
 it is a parse of this message by this model, and parses in process in every other case, without losing the
-message. Offline: a small aiohttp server plays the NLU server and a processor without a model asks it."""
+message. Offline: a small Unix socket server plays the NLU server and a processor without a model asks it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+import struct
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiohttp import web
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 
 from bot import nlu_offload
 
 MODEL_ID = "model-1"
-TOKEN = "secret-token"
 
 
 def _local_parse(text: str) -> dict[str, Any]:
@@ -35,13 +34,12 @@ def _remote_parse(text: str) -> dict[str, Any]:
     }
 
 
-def _processor(monkeypatch: pytest.MonkeyPatch, url: str | None) -> MessageProcessor:
+def _processor(monkeypatch: pytest.MonkeyPatch, path: str | None) -> MessageProcessor:
     """A processor without a model: its in-process parse is `_local_parse`, counted."""
-    if url:
-        monkeypatch.setenv(nlu_offload.URL_ENV, url)
+    if path:
+        monkeypatch.setenv(nlu_offload.SOCKET_ENV, path)
     else:
-        monkeypatch.delenv(nlu_offload.URL_ENV, raising=False)
-    monkeypatch.setenv(nlu_offload.TOKEN_ENV, TOKEN)
+        monkeypatch.delenv(nlu_offload.SOCKET_ENV, raising=False)
     nlu_offload.install()
     processor = MessageProcessor.__new__(MessageProcessor)
     processor.http_interpreter = None
@@ -58,63 +56,54 @@ def _processor(monkeypatch: pytest.MonkeyPatch, url: str | None) -> MessageProce
 
 
 class FakeNluServer:
-    """Rasa's /status and /model/parse, with the token check, and a way to misbehave."""
+    """The NLU server's two requests on a Unix socket, and ways to misbehave."""
 
     def __init__(self) -> None:
         self.model_id = MODEL_ID
-        self.mode = "ok"  # ok | error | wrong_text | not_json | slow
+        self.mode = "ok"  # ok | error | wrong_text | not_json | slow | hang_up
         self.parses = 0
         self.statuses = 0
 
-    def _authorised(self, request: web.Request) -> None:
-        if request.query.get("token") != TOKEN:
-            raise web.HTTPUnauthorized()
-
-    async def status(self, request: web.Request) -> web.Response:
-        self._authorised(request)
-        self.statuses += 1
-        return web.json_response({"model_id": self.model_id, "model_file": "m.tar.gz"})
-
-    async def parse(self, request: web.Request) -> web.Response:
-        self._authorised(request)
-        self.parses += 1
-        text = (await request.json())["text"]
-        if self.mode == "error":
-            return web.json_response({"status": "failure"}, status=500)
-        if self.mode == "not_json":
-            return web.Response(text="<html>proxy error</html>")
-        if self.mode == "slow":
-            await asyncio.sleep(1.0)
-        if self.mode == "wrong_text":
-            text = "something else"
-        return web.json_response(_remote_parse(text))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await nlu_offload.read_frame(reader)
+                if request["op"] == "status":
+                    self.statuses += 1
+                    writer.write(nlu_offload.frame({"model_id": self.model_id}))
+                    continue
+                self.parses += 1
+                text = request["text"]
+                if self.mode == "hang_up":
+                    break
+                if self.mode == "not_json":
+                    writer.write(struct.pack("!I", 9) + b"<html>no!")
+                    continue
+                if self.mode == "slow":
+                    await asyncio.sleep(1.0)
+                if self.mode == "error":
+                    writer.write(nlu_offload.frame({"error": "ValueError"}))
+                    continue
+                answer = _remote_parse("something else" if self.mode == "wrong_text" else text)
+                writer.write(nlu_offload.frame({"parse": answer}))
+        except asyncio.IncompleteReadError:
+            pass
+        finally:
+            writer.close()
 
 
-def run_with_server(test: Any) -> Any:
-    """Runs `test(fake, url)` in an event loop with the fake NLU server listening."""
+def run_with_server(test: Any, tmp_path: Path) -> Any:
+    """Runs `test(fake, path)` in an event loop with the fake NLU server listening on `path`."""
 
     async def go() -> Any:
         fake = FakeNluServer()
-        app = web.Application()
-        app.router.add_get("/status", fake.status)
-        app.router.add_post("/model/parse", fake.parse)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = _free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        path = str(tmp_path / "nlu.sock")
+        server = await asyncio.start_unix_server(fake.handle, path)
         try:
-            return await test(fake, f"http://127.0.0.1:{port}")
+            return await test(fake, path)
         finally:
-            from bot import rasa_speedups
-
-            await rasa_speedups.close_sessions()
-            await runner.cleanup()
+            server.close()
+            await server.wait_closed()
 
     return asyncio.run(go())
 
@@ -126,22 +115,22 @@ def test_without_the_setting_the_processor_parses_in_process(monkeypatch):
     assert processor.local_parses == 1
 
 
-def test_the_nlu_servers_parse_is_used(monkeypatch):
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, url)
+def test_the_nlu_servers_parse_is_used(monkeypatch, tmp_path):
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, path)
         parse = await processor.parse_message(UserMessage("min son skriker", sender_id="s"))
         assert parse == _remote_parse("min son skriker")
         assert processor.local_parses == 0
         await processor.parse_message(UserMessage("och nu?", sender_id="s"))
         assert (fake.parses, fake.statuses) == (2, 1)  # the model is checked once, not per message
 
-    run_with_server(test)
+    run_with_server(test, tmp_path)
 
 
-@pytest.mark.parametrize("mode", ["error", "wrong_text", "not_json"])
-def test_an_unusable_answer_means_the_message_is_parsed_here(monkeypatch, caplog, mode):
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, url)
+@pytest.mark.parametrize("mode", ["error", "wrong_text", "not_json", "hang_up"])
+def test_an_unusable_answer_means_the_message_is_parsed_here(monkeypatch, caplog, mode, tmp_path):
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, path)
         fake.mode = mode
         with caplog.at_level(logging.WARNING, logger="bot.nlu_offload"):
             parse = await processor.parse_message(UserMessage("jag vill inte leva", sender_id="s"))
@@ -151,45 +140,43 @@ def test_an_unusable_answer_means_the_message_is_parsed_here(monkeypatch, caplog
         assert (fake.parses, processor.local_parses) == (1, 2)
         assert len([r for r in caplog.records if "not used" in r.getMessage()]) == 1
 
-    run_with_server(test)
+    run_with_server(test, tmp_path)
 
 
-def test_a_server_with_another_model_is_not_used(monkeypatch):
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, url)
+def test_a_server_with_another_model_is_not_used(monkeypatch, tmp_path):
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, path)
         fake.model_id = "an-older-model"
         assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")
         assert (fake.statuses, fake.parses, processor.local_parses) == (1, 0, 1)
 
-    run_with_server(test)
+    run_with_server(test, tmp_path)
 
 
-def test_a_slow_server_is_given_up_on_after_the_timeout(monkeypatch):
+def test_a_slow_server_is_given_up_on_after_the_timeout(monkeypatch, tmp_path):
     monkeypatch.setattr(nlu_offload, "TIMEOUT_S", 0.2)
 
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, url)
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, path)
         fake.mode = "slow"
         started = time.monotonic()
         assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")
         assert time.monotonic() - started < 0.9  # the server would have answered after 1 s
 
-    run_with_server(test)
+    run_with_server(test, tmp_path)
 
 
-def test_a_stopped_server_is_asked_again_after_the_retry_time(monkeypatch, caplog):
+def test_a_stopped_server_is_asked_again_after_the_retry_time(monkeypatch, caplog, tmp_path):
     monkeypatch.setattr(nlu_offload, "RETRY_S", 0.3)
 
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, f"http://127.0.0.1:{_free_port()}")  # nothing listens there
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, str(tmp_path / "nothing-listens-here.sock"))
         with caplog.at_level(logging.WARNING, logger="bot.nlu_offload"):
             assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")
             await asyncio.sleep(0.35)
             assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")
-            # The NLU server comes up (here: the fake one's address); until RETRY_S has passed it is not asked.
-            server = processor.__dict__["_nara_nlu_server"]
-            fresh = nlu_offload.NluServer(url, TOKEN)
-            server.parse_url, server.status_url = fresh.parse_url, fresh.status_url
+            # The NLU server comes up (here: the fake one's socket); until RETRY_S has passed it is not asked.
+            processor.__dict__["_nara_nlu_server"].path = path
             assert (await processor.parse_message(UserMessage("igen", sender_id="s")))["intent"]["name"] == "local"
             await asyncio.sleep(0.35)
             assert (await processor.parse_message(UserMessage("igen", sender_id="s")))["intent"]["name"] == "parenting"
@@ -197,14 +184,14 @@ def test_a_stopped_server_is_asked_again_after_the_retry_time(monkeypatch, caplo
         assert len([m for m in logged if "not used" in m]) == 1  # one warning for the whole outage
         assert len([m for m in logged if "answers again" in m]) == 1
 
-    run_with_server(test)
+    run_with_server(test, tmp_path)
 
 
-def test_after_an_outage_the_model_is_checked_again(monkeypatch):
+def test_after_an_outage_the_model_is_checked_again(monkeypatch, tmp_path):
     monkeypatch.setattr(nlu_offload, "RETRY_S", 0.1)
 
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, url)
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, path)
         assert (await processor.parse_message(UserMessage("hej", sender_id="s")))["intent"]["name"] == "parenting"
         fake.mode = "error"  # e.g. restarted, and while it restarts it fails
         assert (await processor.parse_message(UserMessage("hej", sender_id="s")))["intent"]["name"] == "local"
@@ -213,29 +200,51 @@ def test_after_an_outage_the_model_is_checked_again(monkeypatch):
         assert (await processor.parse_message(UserMessage("hej", sender_id="s")))["intent"]["name"] == "local"
         assert fake.statuses == 2
 
-    run_with_server(test)
+    run_with_server(test, tmp_path)
 
 
-def test_when_this_servers_model_changes_the_nlu_servers_is_checked_again(monkeypatch):
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, url)
+def test_when_this_servers_model_changes_the_nlu_servers_is_checked_again(monkeypatch, tmp_path):
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, path)
         assert (await processor.parse_message(UserMessage("hej", sender_id="s")))["intent"]["name"] == "parenting"
         processor.model_metadata = SimpleNamespace(model_id="replaced-through-the-http-api")
         assert (await processor.parse_message(UserMessage("hej", sender_id="s")))["intent"]["name"] == "local"
         assert fake.statuses == 2
 
-    run_with_server(test)
+    run_with_server(test, tmp_path)
 
 
-def test_the_token_is_sent(monkeypatch):
-    async def test(fake: FakeNluServer, url: str) -> None:
-        processor = _processor(monkeypatch, url)
-        processor.__dict__["_nara_nlu_server"] = nlu_offload.NluServer(url, "wrong")
-        assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")  # 401
-        processor.__dict__["_nara_nlu_server"] = nlu_offload.NluServer(url, TOKEN)
-        assert (await processor.parse_message(UserMessage("hej", sender_id="s")))["intent"]["name"] == "parenting"
+def test_the_nlu_server_answers_on_a_socket_only_its_owner_may_use(tmp_path):
+    from bot import nlu_server
 
-    run_with_server(test)
+    class Processor:
+        async def parse_message(self, message: UserMessage) -> dict[str, Any]:
+            if message.text == "boom":
+                raise ValueError("a component failed")
+            return _remote_parse(message.text)
+
+    agent = SimpleNamespace(model_id=MODEL_ID, processor=Processor())
+    path = tmp_path / "run" / "nlu.sock"
+    path.parent.mkdir()
+    path.write_text("left by a server that was killed")
+
+    async def go() -> None:
+        async with await nlu_server.listen(agent, path):
+            assert path.stat().st_mode & 0o777 == 0o600
+            assert await asyncio.to_thread(nlu_offload.answers, str(path)) == MODEL_ID
+            reader, writer = await asyncio.open_unix_connection(str(path))
+            for request, answer in [
+                ({"op": "parse", "text": "hej"}, {"parse": _remote_parse("hej")}),
+                ({"op": "parse", "text": "boom"}, {"error": "ValueError"}),
+                ({"op": "parse"}, {"error": "unknown request"}),
+                ({"op": "drop tables"}, {"error": "unknown request"}),
+                ({"op": "parse", "text": "igen"}, {"parse": _remote_parse("igen")}),  # the same connection
+            ]:
+                writer.write(nlu_offload.frame(request))
+                assert await nlu_offload.read_frame(reader) == answer
+            writer.close()
+
+    asyncio.run(go())
 
 
 def test_install_is_idempotent():

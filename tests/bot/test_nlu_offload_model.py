@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,36 +22,28 @@ from tests.bot.test_rasa_speedups_model import MESSAGES
 pytestmark = pytest.mark.model
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "model-test-token"
 
 
 @pytest.fixture(scope="module")
-def nlu_server_url():
+def nlu_socket(tmp_path_factory):
     path = model_path()
     if not path.exists():
         pytest.fail(f"no trained model at {path}: run scripts/train first")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    sock = tmp_path_factory.mktemp("nlu") / "nlu.sock"
     log = (ROOT / "build" / "test-nlu-server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.nlu_server", "--model", str(path), "--port", str(port)],
+        [sys.executable, "-m", "bot.nlu_server", "--model", str(path), "--socket", str(sock)],
         cwd=ROOT,
-        env={**os.environ, "NARA_NLU_TOKEN": TOKEN, "NARA_NLU_URL": "http://127.0.0.1:1"},  # it must not forward
+        env={**os.environ, "NARA_NLU_SOCKET": str(sock)},  # it must not forward to itself
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240
-    while True:
-        try:
-            urllib.request.urlopen(url + "/", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the NLU server did not start; see build/test-nlu-server.log")
-            time.sleep(0.5)
-    yield url
+    while nlu_offload.answers(str(sock)) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("the NLU server did not start; see build/test-nlu-server.log")
+        time.sleep(0.5)
+    yield str(sock)
     process.terminate()
     process.wait(timeout=30)
     log.close()
@@ -67,17 +56,16 @@ def agent() -> Agent:
     return Agent.load(str(model_path()))
 
 
-def test_the_nlu_server_parses_as_the_rasa_server_would(agent, nlu_server_url):
+def test_the_nlu_server_parses_as_the_rasa_server_would(agent, nlu_socket):
     processor = agent.processor
 
     async def both(text: str) -> tuple[dict, dict]:
         message = UserMessage(text, sender_id="offload", message_id="m-1", metadata={"k": "v"})
         processor.__dict__["_nara_nlu_server"] = None
         local = await processor.parse_message(message)
-        server = processor.__dict__["_nara_nlu_server"] = nlu_offload.NluServer(nlu_server_url, TOKEN)
+        server = processor.__dict__["_nara_nlu_server"] = nlu_offload.NluServer(nlu_socket)
         remote = await processor.parse_message(message)
         assert server.usable() and server.checked_model == processor.model_metadata.model_id, text
-        await rasa_speedups.close_sessions()
         return local, remote
 
     for text in MESSAGES + ["jag vill inte leva längre, jag har tabletter hemma", "x" * 1400]:
@@ -86,16 +74,5 @@ def test_the_nlu_server_parses_as_the_rasa_server_would(agent, nlu_server_url):
         assert remote == json.loads(json.dumps(local)), text
 
 
-def test_the_nlu_server_answers_only_with_the_token(nlu_server_url):
-    def post(query: str) -> int:
-        url = f"{nlu_server_url}/model/parse{query}"
-        request = urllib.request.Request(url, data=b'{"text": "hej"}', headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-
-    assert post("") == 401
-    assert post("?token=guess") == 401
-    assert post(f"?token={TOKEN}") == 200
+def test_the_nlu_server_holds_the_model_of_the_rasa_server(agent, nlu_socket):
+    assert nlu_offload.answers(nlu_socket) == agent.processor.model_metadata.model_id

@@ -18,16 +18,17 @@ from typing import Any
 
 import pytest
 
+from bot import nlu_offload
 from bot.store import db
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_URL = "http://127.0.0.1:5005"
 ACTIONS_URL = "http://127.0.0.1:5055"
-NLU_URL = "http://127.0.0.1:5007"
 STAFF_URL = "http://127.0.0.1:8001"
 WEB_URL = "http://127.0.0.1:8000"
 E2E_DIR = ROOT / "build" / "e2e"
 DATABASE_URL = f"sqlite:///{E2E_DIR / 'nara.db'}"
+NLU_SOCKET = E2E_DIR / "nlu.sock"
 TOKEN = "e2e-" + uuid.uuid4().hex
 START_TIMEOUT_S = 240
 
@@ -40,7 +41,10 @@ def _get(url: str, timeout: float = 5) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def _up(url: str) -> bool:
+def _up(url: str | Path) -> bool:
+    """A URL answers 200, or (a path) the NLU server answers on that socket."""
+    if isinstance(url, Path):
+        return nlu_offload.answers(str(url)) is not None
     try:
         return _get(url, timeout=2)[0] == 200
     except OSError:
@@ -77,7 +81,7 @@ def mailbox():
 
 @contextlib.contextmanager
 def running(
-    command: list[str], env: dict[str, str], ready: list[str], log_path: Path, what: str, timeout: float = 0
+    command: list[str], env: dict[str, str], ready: list[str | Path], log_path: Path, what: str, timeout: float = 0
 ) -> Iterator[None]:
     """Starts `command` in its own process group, waits until every URL in `ready` answers 200, and stops the
     whole group afterwards (SIGTERM, then SIGKILL after 30 s)."""
@@ -103,9 +107,9 @@ def running(
 def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> Iterator[None]:
     """Nära as `make run` starts it (scripts/run: Rasa, actions, staff app, web app), on a fresh database."""
     # The NLU server too, so that the tests go through it (bot/nlu_offload.py), as residents' messages do.
-    ready = [RASA_URL, ACTIONS_URL + "/health", NLU_URL + "/", STAFF_URL + "/login", WEB_URL + "/"]
+    ready = [RASA_URL, ACTIONS_URL + "/health", NLU_SOCKET, STAFF_URL + "/login", WEB_URL + "/"]
     if any(_up(url) for url in ready):
-        pytest.fail("ports 5005/5007/5055/8000/8001 are busy: stop the running bot (make run) before the e2e tests")
+        pytest.fail("ports 5005/5055/8000/8001 are busy: stop the running bot (make run) before the e2e tests")
     E2E_DIR.mkdir(parents=True, exist_ok=True)
     db.remove_sqlite_database(E2E_DIR / "nara.db")
     env = {
@@ -114,6 +118,7 @@ def running_nara(extra_env: dict[str, str], log_name: str = "e2e-run.log") -> It
         "NARA_DEMO_MODE": "1",
         "NARA_DATABASE_URL": DATABASE_URL,
         "NARA_STAFF_BASE_URL": STAFF_URL,
+        "NARA_NLU_SOCKET": str(NLU_SOCKET),
         **extra_env,
     }
     with running([str(ROOT / "scripts" / "run")], env, ready, ROOT / "build" / log_name, "scripts/run"):

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import NLU_URL, ROOT, TOKEN, _up, payloads, texts
+from bot import nlu_offload
+from tests.e2e.conftest import NLU_SOCKET, ROOT, payloads, texts
 
 pytestmark = pytest.mark.e2e
 RUN_LOG = ROOT / "build" / "e2e-run.log"
-PORT = NLU_URL.rsplit(":", 1)[1]
 
 
 def nlu_server_pids() -> list[int]:
@@ -27,7 +27,7 @@ def nlu_server_pids() -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"bot.nlu_server" in argv and PORT.encode() in argv:
+        if b"bot.nlu_server" in argv and str(NLU_SOCKET).encode() in argv:
             pids.append(int(proc.name))
     return pids
 
@@ -49,22 +49,21 @@ class NluServerControl:
     def stop(self) -> None:
         [pid] = nlu_server_pids()
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: not _up(NLU_URL + "/"), "the NLU server to stop", timeout=30)
+        wait_for(lambda: nlu_offload.answers(str(NLU_SOCKET)) is None, "the NLU server to stop", timeout=30)
 
     def start(self) -> None:
         model = subprocess.run(
             [sys.executable, "-m", "bot.cli", "model-path"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.nlu_server", "--model", model, "--port", PORT],
+            [sys.executable, "-m", "bot.nlu_server", "--model", model, "--socket", str(NLU_SOCKET)],
             cwd=ROOT,
-            env={**os.environ, "RASA_AUTH_TOKEN": TOKEN},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         self.started.append(process)
-        wait_for(lambda: _up(NLU_URL + "/"), "the NLU server to start")
+        wait_for(lambda: nlu_offload.answers(str(NLU_SOCKET)) is not None, "the NLU server to start")
 
 
 @pytest.fixture
