@@ -3,6 +3,7 @@ and the results file. Offline and fast: no servers, no training."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import statistics
@@ -212,3 +213,36 @@ def test_top_functions_from_py_spy_raw_output():
     assert dict(top["self"])["handle (app.py)"] == 10.0
     assert dict(top["inclusive"])["handle (app.py)"] == 100.0 and dict(top["inclusive"])["save (store.py)"] == 30.0
     assert run.top_functions("") == {"self": [], "inclusive": []}
+
+
+def test_every_conversation_of_every_load_is_a_new_one(messages):
+    """Two loads with the same seed (as the levels of one run) send the same kinds of texts, each conversation
+    under a sender id never used before: a level never goes on with an earlier level's conversations."""
+    from aiohttp import web
+
+    senders: list[list[str]] = []
+
+    async def reply(request: web.Request) -> web.Response:
+        senders[-1].append((await request.json())["sender"])
+        return web.json_response([{"recipient_id": "x", "text": "ok"}])
+
+    async def go() -> None:
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", reply)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            for _ in range(2):
+                senders.append([])
+                url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+                await run.load(url, messages, 3, 0.0, 0.3, 2026, 0.2)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(go())
+    first, second = set(senders[0]), set(senders[1])
+    assert len(first) >= 3 and len(second) >= 3
+    assert not first & second
