@@ -489,7 +489,8 @@ class Servers:
             TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             OPENBLAS_NUM_THREADS=env.get("OPENBLAS_NUM_THREADS", "1"),  # as scripts/_lib.sh sets it for every server
         )
-        for key in ("NARA_SMTP_HOST", "NARA_SMTP_PORT", "NARA_NLU_SOCKET"):  # no e-mails to team mailboxes
+        # No e-mails to team mailboxes from a benchmark, and no NLU server but the bot's own.
+        for key in ("NARA_SMTP_HOST", "NARA_SMTP_PORT", "NARA_NLU_SOCKET"):
             env.pop(key, None)
         if self.bot.nlu_server:
             env["NARA_NLU_SOCKET"] = str(self.nlu_socket)
