@@ -63,8 +63,10 @@ class FakeNluServer:
         self.mode = "ok"  # ok | error | wrong_text | not_json | slow | hang_up
         self.parses = 0
         self.statuses = 0
+        self.connections = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 request = await nlu_offload.read_frame(reader)
@@ -162,6 +164,25 @@ def test_a_slow_server_is_given_up_on_after_the_timeout(monkeypatch, tmp_path):
         started = time.monotonic()
         assert await processor.parse_message(UserMessage("hej", sender_id="s")) == _local_parse("hej")
         assert time.monotonic() - started < 0.9  # the server would have answered after 1 s
+
+    run_with_server(test, tmp_path)
+
+
+def test_connections_are_kept_but_never_one_with_an_answer_still_coming(monkeypatch, tmp_path):
+    monkeypatch.setattr(nlu_offload, "TIMEOUT_S", 0.2)
+    monkeypatch.setattr(nlu_offload, "RETRY_S", 0.1)
+
+    async def test(fake: FakeNluServer, path: str) -> None:
+        processor = _processor(monkeypatch, path)
+        for text in ("ett", "två", "tre"):
+            assert (await processor.parse_message(UserMessage(text, sender_id="s")))["text"] == text
+        assert fake.connections == 1  # one connection for the status and three parses
+        fake.mode = "slow"
+        assert await processor.parse_message(UserMessage("fyra", sender_id="s")) == _local_parse("fyra")
+        fake.mode = "ok"
+        await asyncio.sleep(1.0)  # the slow answer to "fyra" has been sent on the old connection by now
+        assert await processor.parse_message(UserMessage("fem", sender_id="s")) == _remote_parse("fem")
+        assert fake.connections == 2
 
     run_with_server(test, tmp_path)
 
