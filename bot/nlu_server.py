@@ -45,6 +45,7 @@ async def handle(agent: Any, reader: asyncio.StreamReader, writer: asyncio.Strea
             else:
                 answer = {"error": "unknown request"}
             writer.write(nlu_offload.frame(answer))
+            await writer.drain()  # a Rasa server that stops reading must not make this one buffer without end
     except (asyncio.IncompleteReadError, ConnectionError):
         pass  # the Rasa server closed the connection
     except nlu_offload.Unusable as error:
