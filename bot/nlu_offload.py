@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 import socket
@@ -39,6 +38,8 @@ import weakref
 from typing import Any
 
 import orjson
+
+from bot import rasa_speedups
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +59,8 @@ class Unusable(Exception):
 # --- frames: both ends ------------------------------------------------------------------------------------
 
 
-def dumps(value: Any) -> bytes:
-    """JSON as Rasa writes a parse (json.dumps for what orjson refuses, such as an integer beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-    except TypeError:
-        return json.dumps(value).encode()
-
-
 def frame(value: Any) -> bytes:
-    body = dumps(value)
+    body = rasa_speedups.json_bytes(value)
     return _LENGTH.pack(len(body)) + body
 
 
@@ -85,14 +78,10 @@ def answers(path: str, timeout_s: float = 2.0) -> str | None:
             s.settimeout(timeout_s)
             s.connect(path)
             s.sendall(frame({"op": "status"}))
-            data = b""
-            while len(data) < _LENGTH.size or len(data) < _LENGTH.size + _LENGTH.unpack(data[:4])[0]:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return None
-                data += chunk
-        return orjson.loads(data[_LENGTH.size :]).get("model_id")
-    except (OSError, ValueError, AttributeError):
+            with s.makefile("rb") as stream:
+                (length,) = _LENGTH.unpack(stream.read(_LENGTH.size))
+                return orjson.loads(stream.read(length)).get("model_id")
+    except (OSError, ValueError, AttributeError, struct.error):
         return None
 
 

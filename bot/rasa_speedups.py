@@ -258,13 +258,18 @@ class _Borrowed:
         return None
 
 
-def json_dumps(value: Any) -> str:
-    """JSON for a request body: orjson (non-string keys and numpy values as json.dumps would write them), and
-    json.dumps for anything orjson refuses (an integer beyond 64 bits, a type it does not know)."""
+def json_bytes(value: Any) -> bytes:
+    """JSON as UTF-8: orjson (non-string keys and numpy values as json.dumps would write them), and json.dumps
+    for anything orjson refuses (an integer beyond 64 bits, a type it does not know)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(value)
+        return json.dumps(value).encode()
+
+
+def json_dumps(value: Any) -> str:
+    """`json_bytes` as text, for a request body (aiohttp's json_serialize must give a str)."""
+    return json_bytes(value).decode()
 
 
 def kept_session(endpoint: Any) -> _Borrowed:

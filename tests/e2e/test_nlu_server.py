@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot import nlu_offload
+from bot.training import model_path
 from tests.e2e.conftest import NLU_SOCKET, ROOT, payloads, texts
 
 pytestmark = pytest.mark.e2e
@@ -52,11 +53,8 @@ class NluServerControl:
         wait_for(lambda: nlu_offload.answers(str(NLU_SOCKET)) is None, "the NLU server to stop", timeout=30)
 
     def start(self) -> None:
-        model = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "model-path"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.nlu_server", "--model", model, "--socket", str(NLU_SOCKET)],
+            [sys.executable, "-m", "bot.nlu_server", "--model", str(model_path()), "--socket", str(NLU_SOCKET)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
