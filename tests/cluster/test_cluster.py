@@ -97,7 +97,13 @@ def cluster() -> Iterator[dict[str, Any]]:
     if any(_up(url) for url in ready):
         pytest.fail(f"ports {PUBLIC}/{RASA_PORTS} are busy: stop the running cluster first")
     DIR.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "NARA_CLUSTER_DIR": str(DIR), "NARA_RASA_INSTANCES": "2", "NARA_CLUSTER_PORT": str(PUBLIC)}
+    env = {
+        **os.environ,
+        "NARA_CLUSTER_DIR": str(DIR),
+        "NARA_RASA_INSTANCES": "2",
+        "NARA_CLUSTER_PORT": str(PUBLIC),
+        "RASA_AUTH_TOKEN": "-cluster-" + uuid.uuid4().hex,  # a leading "-", as in tests/e2e/conftest.py
+    }
     with running(
         [str(ROOT / "scripts" / "cluster")], env, ready, DIR / "cluster.log", "scripts/cluster", START_TIMEOUT_S
     ):

@@ -29,7 +29,9 @@ WEB_URL = "http://127.0.0.1:8000"
 E2E_DIR = ROOT / "build" / "e2e"
 DATABASE_URL = f"sqlite:///{E2E_DIR / 'nara.db'}"
 NLU_SOCKET = E2E_DIR / "nlu.sock"
-TOKEN = "e2e-" + uuid.uuid4().hex
+# A leading "-", as secrets.token_urlsafe gives one run in 64: the scripts must pass it as --auth-token=…
+# (CI once failed because `--auth-token "$TOKEN"` read it as an option).
+TOKEN = "-e2e-" + uuid.uuid4().hex
 START_TIMEOUT_S = 240
 
 
