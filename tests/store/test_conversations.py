@@ -30,6 +30,9 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+RANKING = [{"name": "parenting", "confidence": 0.9}, {"name": "school_absence", "confidence": 0.1}]
+
+
 def conversation(domain: Domain, sender: str, at: float | None = None) -> DialogueStateTracker:
     """A short conversation with personal data in every place it can hide."""
     at = time.time() if at is None else at
@@ -41,7 +44,16 @@ def conversation(domain: Domain, sender: str, at: float | None = None) -> Dialog
         UserUttered(
             text,
             intent={"name": "parenting", "confidence": 0.9},
-            parse_data={"text": text, "intent": {"name": "parenting", "confidence": 0.9}, "entities": []},
+            parse_data={
+                "text": text,
+                "intent": {"name": "parenting", "confidence": 0.9},
+                "entities": [{"entity": "place", "value": ADDRESS, "start": 28, "end": 28 + len(ADDRESS)}],
+                "metadata": {"note": f"ring {PHONE}"},
+                "intent_ranking": RANKING,
+                "article_ranking": [{"article": "foraldraskap-tonaring", "confidence": 0.8}],
+                "text_tokens": [[0, 3], [4, 9]],
+                "something_new": {"excerpt": f"{EMAIL} {PNR}"},  # a key added later is redacted too
+            },
             timestamp=at + 1,
         ),
         SlotSet("topic", "parenting", timestamp=at + 1.1),
@@ -79,6 +91,17 @@ def test_nothing_personal_reaches_the_database_and_public_numbers_stay(store, db
     user = [e for e in tracker.events if isinstance(e, UserUttered)][0]
     assert "[telefon]" in user.text and "[personnummer]" in user.text and user.intent_name == "parenting"
     assert tracker.get_slot("handover_about") == "ring [telefon]" and tracker.get_slot("team") == "berga"
+
+
+def test_what_the_nlu_pipeline_adds_is_stored_as_it_is_and_the_residents_words_are_redacted(store, db_url, domain):
+    run(store.save(conversation(domain, "s1")))
+    user = [json.loads(row) for row in raw_rows(db_url, "s1") if json.loads(row)["event"] == "user"][0]
+    parse_data = user["parse_data"]
+    assert parse_data["intent_ranking"] == RANKING and parse_data["text_tokens"] == [[0, 3], [4, 9]]
+    assert parse_data["article_ranking"] == [{"article": "foraldraskap-tonaring", "confidence": 0.8}]
+    assert parse_data["entities"][0]["value"] == "[adress]" and parse_data["metadata"] == {"note": "ring [telefon]"}
+    assert parse_data["something_new"] == {"excerpt": "[e-post] [personnummer]"}
+    assert "[personnummer]" in parse_data["text"] and "[personnummer]" in user["text"]
 
 
 def test_each_save_appends_only_the_new_events_and_sessions_are_respected(store, db_url, domain):
