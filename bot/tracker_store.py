@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import functools
 import json
 import logging
 import threading
@@ -74,6 +76,52 @@ _LATEST_SESSION = text(f"SELECT data {_SINCE_LATEST_SESSION} ORDER BY id")
 _LATEST_SESSION_COUNT = text(f"SELECT count(*) {_SINCE_LATEST_SESSION}")
 # The sender's newest row: what a kept tracker is checked against.
 _NEWEST_ROW = text("SELECT id, timestamp FROM conversation_events WHERE sender_id = :sender ORDER BY id DESC LIMIT 1")
+_ROW_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
+
+
+class _OnCursor:
+    """The two statements of every turn (writing its rows, the newest row), compiled by SQLAlchemy once for the
+    engine's dialect and run on the driver's own cursor: SQLAlchemy's execution of them (a result object for an
+    executemany, the compiled cache's lookup, the parameters processed again) was ~8% of the Rasa server's
+    time under load (bench/README.md, sixth round). The columns take their values as given: no Python-side
+    defaults or type processing (none of them has any)."""
+
+    def __init__(self, dialect: Any):
+        self.insert = insert(ConversationEvent.__table__).compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
+        self.newest = _NEWEST_ROW.compile(dialect=dialect)
+
+    @staticmethod
+    def parameters(compiled: Any, values: dict[str, Any]) -> Any:
+        return tuple(values[key] for key in compiled.positiontup) if compiled.positional else values
+
+    def write(self, cursor: Any, rows: list[dict[str, Any]]) -> None:
+        cursor.executemany(self.insert.string, [self.parameters(self.insert, row) for row in rows])
+
+    def newest_row(self, cursor: Any, sender_id: str) -> tuple[int, float] | None:
+        cursor.execute(self.newest.string, self.parameters(self.newest, {"sender": sender_id}))
+        row = cursor.fetchone()
+        return None if row is None else (row[0], row[1])
+
+
+@functools.lru_cache(maxsize=8)
+def _on_cursor(engine: Any) -> _OnCursor:
+    return _OnCursor(engine.dialect)
+
+
+@contextlib.contextmanager
+def _cursor(engine: Any):
+    """A cursor on a pooled connection of the engine (its checks on checkout included); the connection goes back
+    to the pool afterwards, rolled back if it was not committed."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            yield connection, cursor
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
 
 KEEP_MAX = 1000  # conversations whose last tracker is kept (least recently saved ones go first)
 KEEP_SECONDS = 300.0  # a tracker not asked for again within this is dropped, with the text in it
@@ -279,7 +327,7 @@ class NaraTrackerStore(TrackerStore):
             ):
                 self._kept.popitem(last=False)
 
-    def _kept_tracker(self, connection, sender_id: str) -> DialogueStateTracker | None:
+    def _kept_tracker(self, sender_id: str) -> DialogueStateTracker | None:
         """The tracker kept from this conversation's last save, if it is still what the database holds. Taken
         out: one turn at a time has it, and a turn that fails leaves nothing behind."""
         kept = self._forget(sender_id)
@@ -287,16 +335,18 @@ class NaraTrackerStore(TrackerStore):
             return None
         if getattr(kept.tracker, _STORED, None) != len(kept.tracker.events):
             return None  # events were added after the save: not what the database holds
-        newest = connection.execute(_NEWEST_ROW, {"sender": sender_id}).first()
-        return kept.tracker if newest is not None and tuple(newest) == kept.newest_row else None
+        engine = db.engine(self.url)
+        with _cursor(engine) as (_, cursor):
+            newest = _on_cursor(engine).newest_row(cursor, sender_id)
+        return kept.tracker if newest is not None and newest == kept.newest_row else None
 
     def _retrieve(self, sender_id: str, full: bool) -> DialogueStateTracker | None:
         # A Core connection, not an ORM session: nothing here needs the ORM, and its layers were half of a
         # retrieve's time (bench/README.md).
+        kept = None if full else self._kept_tracker(sender_id)
+        if kept is not None:
+            return kept
         with db.engine(self.url).connect() as connection:
-            kept = None if full else self._kept_tracker(connection, sender_id)
-            if kept is not None:
-                return kept
             if full:
                 query = select(ConversationEvent.data).where(ConversationEvent.sender_id == sender_id)
                 rows = connection.execute(query.order_by(ConversationEvent.id)).scalars().all()
@@ -364,12 +414,14 @@ class NaraTrackerStore(TrackerStore):
         as of this write (the turn holds the conversation's lock: nobody else writes to it meanwhile)."""
         if not rows and not newest:
             return None
-        with db.writer(self.url), db.log_engine(self.url).connect() as connection:
+        engine = db.log_engine(self.url)
+        statements = _on_cursor(engine)
+        with db.writer(self.url), _cursor(engine) as (connection, cursor):
             if rows:
-                connection.execute(insert(ConversationEvent.__table__), rows)
-            row = connection.execute(_NEWEST_ROW, {"sender": sender_id}).first() if newest else None
+                statements.write(cursor, rows)
+            row = statements.newest_row(cursor, sender_id) if newest else None
             connection.commit()
-        return None if row is None else (row[0], row[1])
+        return row
 
     @staticmethod
     def _rows_and_unchanged(sender_id: str, new: list[Event]) -> tuple[list[dict[str, Any]], bool]:

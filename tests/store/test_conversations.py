@@ -19,6 +19,7 @@ from bot.retention import purge_conversations
 from bot.store import db, drafts
 from bot.store.models import ArticleCount, ContactDraft, ConversationCount, ConversationEvent
 from bot.tracker_store import ERASE_ACTION, NaraTrackerStore, StoreUnavailable
+from tests.store.statements import recorded
 
 PNR = "19900101-0017"  # a valid personnummer used only in tests
 PHONE = "070-123 45 67"
@@ -129,23 +130,13 @@ def test_each_save_appends_only_the_new_events_and_sessions_are_respected(store,
 
 def _selects_during(db_url: str, work) -> list[str]:
     """The SELECT statements the database saw while `work` ran."""
-    from sqlalchemy import event
-
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    engines = {db.engine(db_url), db.log_engine(db_url)}  # one on PostgreSQL; the log's own on SQLite
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
+    # One engine on PostgreSQL; the log's own on SQLite.
+    engines = {"main": db.engine(db_url), "log": db.log_engine(db_url)}
+    if engines["log"] is engines["main"]:
+        del engines["log"]
+    with recorded(engines) as seen:
         work()
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
-    return seen
+    return [s for statements in seen.values() for s in statements if s.lstrip().upper().startswith("SELECT")]
 
 
 def test_saving_a_retrieved_tracker_writes_its_new_events_without_counting_the_stored_ones(store, db_url, domain):

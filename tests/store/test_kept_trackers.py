@@ -15,6 +15,7 @@ from bot.paths import ROOT
 from bot.retention import erase_conversation
 from bot.store import db
 from bot.tracker_store import NaraTrackerStore
+from tests.store.statements import recorded
 
 
 def run(coroutine):
@@ -167,20 +168,14 @@ def test_sqlite_commits_of_the_conversation_log_skip_the_fsync_and_nothing_else_
 
 
 def test_the_store_writes_turns_through_the_log_engine(store, db_url, domain):
-    from sqlalchemy import event
-
-    seen: dict[str, list[str]] = {"log": [], "main": []}
     engines = {"log": db.log_engine(db_url), "main": db.engine(db_url)}
-    recorders = {name: (lambda _c, _cur, statement, *_a, name=name: seen[name].append(statement)) for name in engines}
+    if engines["log"] is engines["main"]:  # PostgreSQL: one engine for both
+        engines = {"log": engines["log"]}
     saved = new_conversation(store, "k16")
-    for name, engine in engines.items():
-        event.listen(engine, "before_cursor_execute", recorders[name])
-    try:
+    with recorded(engines) as seen:
         turn(saved, "en fråga till")
         run(store.save(saved))
-    finally:
-        for name, engine in engines.items():
-            event.remove(engine, "before_cursor_execute", recorders[name])
+    seen.setdefault("main", [])
     assert any(s.startswith("INSERT INTO conversation_events") for s in seen["log"])
     if db_url.startswith("sqlite"):  # PostgreSQL: one engine for both
         assert not any(s.startswith("INSERT") for s in seen["main"])
