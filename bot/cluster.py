@@ -71,6 +71,7 @@ def endpoints_yml(ports: Ports) -> str:
     return f"""# Written by scripts/cluster (bot/cluster.py): every Rasa server of the cluster uses this file.
 action_endpoint:
   url: "http://127.0.0.1:{ports.actions}/webhook"
+  enable_selective_domain: true  # as in endpoints.yml
 
 tracker_store:
   type: bot.tracker_store.NaraTrackerStore  # NARA_DATABASE_URL: PostgreSQL

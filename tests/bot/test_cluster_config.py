@@ -84,3 +84,24 @@ def test_rasa_refuses_to_start_rather_than_fall_back_to_memory(monkeypatch, tmp_
         create_tracker_store(config)
     monkeypatch.setenv("NARA_ACTION_TIMEOUT_SECONDS", "0.3")
     assert type(create_tracker_store(config)).__name__ == "NaraTrackerStore"
+
+
+@pytest.mark.parametrize("source", ["endpoints.yml", "cluster"])
+def test_the_domain_goes_only_to_the_actions_that_validate_a_form(source, tmp_path):
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.utils import read_endpoints_from_path
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.paths import ROOT
+
+    path = ROOT / "endpoints.yml"
+    if source == "cluster":
+        path = tmp_path / "endpoints.yml"
+        path.write_text(cluster.endpoints_yml(PORTS))
+    endpoint = read_endpoints_from_path(path).action
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = DialogueStateTracker("s", domain.slots)
+    for name in domain.user_actions:
+        body = RemoteAction(name, endpoint)._action_call_format(tracker, domain)
+        assert ("domain" in body) == name.startswith("validate_"), name
