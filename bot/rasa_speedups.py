@@ -39,6 +39,17 @@ every call (found with py-spy under `make bench`; bench/README.md has the number
   Here its `copy.deepcopy` gives the value itself while structlog's debug method is its no-op, and
   deep-copies as before otherwise.
 
+- **Copying a tracker.** `DialogueStateTracker.copy()` makes a new tracker and replays every event of the
+  conversation into it; Rasa's processor does it before every action it runs (to throw away the policy's
+  events if the action is rejected): ~5% of the server's CPU under load (py-spy, bench/README.md sixth
+  round). A tracker's state is, by Rasa's own rule, what its events make it; here the copy takes that state
+  as it is (the events in a new deque, each slot copied, the loop and the latest action copied, the
+  events themselves shared as the replay shares them), with what the replay leaves unset unset (the
+  model and assistant ids, the sender source). The one piece of state Rasa changes without an event (the
+  processor clears the follow-up action it acts on) is taken from the events, as the replay takes it. Only
+  for a `DialogueStateTracker` itself with the domain's slots and events of the kinds whose effect on the
+  follow-up action is known: anything else (training's trackers, a reverted turn) is replayed as before.
+
 `install()` is called by Nära's tracker store (bot/tracker_store.py), so it applies in every Rasa server
 that keeps conversations in Nära's database. tests/bot/test_rasa_speedups.py checks each against Rasa's own.
 """
@@ -138,6 +149,92 @@ def shallow_copy(value: Any) -> Any:
         return copy.copy(value)
     clone = object.__new__(cls)
     clone.__dict__.update(value.__dict__)
+    return clone
+
+
+def rasa_copy_tracker(tracker: Any) -> Any:
+    """Rasa's own `DialogueStateTracker.copy`, also after `install()` (to compare with)."""
+    return tracker.travel_back_in_time(float("inf"))
+
+
+_UNKNOWN = object()
+
+
+@functools.cache
+def _followup_rules() -> tuple[dict[type, Any], frozenset[type]]:
+    """What each kind of event leaves as the tracker's follow-up action: set to a name or None, or left alone."""
+    from rasa.shared.core import events as e
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+
+    sets = {
+        e.UserUttered: None,
+        e.ActionExecuted: None,
+        e.SessionStarted: ACTION_LISTEN_NAME,  # it resets the tracker
+        e.Restarted: ACTION_SESSION_START_NAME,
+    }
+    leaves = frozenset(
+        {
+            e.SlotSet,
+            e.BotUttered,
+            e.ActiveLoop,
+            e.LoopInterrupted,
+            e.ActionExecutionRejected,
+            e.DefinePrevUserUtteredFeaturization,
+            e.EntitiesAdded,
+            e.AllSlotsReset,
+            e.ConversationPaused,
+            e.ConversationResumed,
+            e.ReminderScheduled,
+            e.ReminderCancelled,
+            e.AgentUttered,
+        }
+    )
+    return sets, leaves
+
+
+def _replayed_followup_action(events: Any) -> Any:
+    """The follow-up action a replay of the events gives (the processor clears the tracker's own when it acts on
+    it, without an event), or `_UNKNOWN` when an event of another kind decides it."""
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import FollowupAction
+
+    sets, leaves = _followup_rules()
+    for event in reversed(events):
+        kind = type(event)
+        if kind in sets:
+            return sets[kind]
+        if kind is FollowupAction:
+            return event.action_name
+        if kind not in leaves:
+            return _UNKNOWN
+    return ACTION_LISTEN_NAME  # a new tracker's
+
+
+def copy_tracker(tracker: Any) -> Any:
+    """`tracker.copy()`: what replaying its events into a new tracker gives, without the replay."""
+    from rasa.shared.constants import DEFAULT_SENDER_ID
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if type(tracker) is not DialogueStateTracker or type(tracker.slots) is not dict:
+        return rasa_copy_tracker(tracker)
+    followup_action = _replayed_followup_action(tracker.events)
+    if followup_action is _UNKNOWN:
+        return rasa_copy_tracker(tracker)
+    clone = object.__new__(DialogueStateTracker)
+    clone._max_event_history = tracker._max_event_history
+    clone.events = clone._create_events(list(tracker.events))
+    clone.sender_id = tracker.sender_id or DEFAULT_SENDER_ID
+    clone.slots = {name: shallow_copy(slot) for name, slot in tracker.slots.items()}
+    clone.sender_source = None
+    clone.is_rule_tracker = tracker.is_rule_tracker
+    clone._paused = tracker._paused
+    clone.followup_action = followup_action
+    clone.latest_action = None if tracker.latest_action is None else dict(tracker.latest_action)
+    clone.latest_message = tracker.latest_message
+    clone.latest_bot_utterance = tracker.latest_bot_utterance
+    clone.active_loop = None if tracker.active_loop is None else shallow_copy(tracker.active_loop)
+    clone.model_id = None
+    clone.assistant_id = None
     return clone
 
 
@@ -357,6 +454,7 @@ def install() -> None:
         import rasa.shared.core.trackers
 
         rasa.shared.core.trackers.copy = _TrackerCopyModule()  # the module's only use: copying slots
+        rasa.shared.core.trackers.DialogueStateTracker.copy = copy_tracker
         import rasa.core.processor
 
         rasa.core.processor.copy = _ProcessorCopyModule()

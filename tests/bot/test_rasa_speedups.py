@@ -529,3 +529,85 @@ def test_debug_log_copies_are_made_only_when_debug_logs_are_kept() -> None:
     finally:
         structlog.configure(**before)
     assert rasa.core.processor.copy.copy is __import__("copy").copy  # the rest of the module as it is
+
+
+def _state(tracker) -> dict:
+    """Everything a tracker holds: its attributes, each slot's, the events in order (the same objects)."""
+    state = {key: value for key, value in vars(tracker).items() if key not in ("slots", "events")}
+    state["slots"] = {name: (type(slot), vars(slot)) for name, slot in tracker.slots.items()}
+    state["events"] = [id(event) for event in tracker.events]
+    for key in ("latest_message", "latest_bot_utterance"):  # the same event, or a new empty one (its own time)
+        event = getattr(tracker, key)
+        state[key] = event if event in tracker.events else {**event.as_dict(), "timestamp": None}
+    return state
+
+
+def _conversations() -> dict[str, list]:
+    from rasa.shared.core import events as e
+
+    user = e.UserUttered("hej", {"name": "greet", "confidence": 1.0}, [{"entity": "place", "value": "Berga"}])
+    start = [e.ActionExecuted("action_session_start"), e.SessionStarted(), e.ActionExecuted("action_listen")]
+    form = [
+        user,
+        e.ActionExecuted("handover_form"),
+        e.ActiveLoop("handover_form"),
+        e.SlotSet("requested_slot", "district"),
+        e.BotUttered("Var bor du?", {"buttons": []}),
+        e.ActionExecuted("action_listen"),
+        e.UserUttered("Berga", {"name": "inform_place", "confidence": 0.9}),
+        e.ActionExecutionRejected("handover_form"),
+        e.LoopInterrupted(True),
+        e.SlotSet("district", "Berga"),
+    ]
+    return {
+        "new": [],
+        "a session's start": start,
+        "a handover form, interrupted": start + form,
+        "after a follow-up action": start + [user, e.FollowupAction("action_crisis")],
+        "a follow-up action, then slots": start + [user, e.FollowupAction("action_crisis"), e.SlotSet("topic", "x")],
+        "a restart": start + [user, e.Restarted()],
+        "paused and resumed": start + [user, e.ConversationPaused(), e.ConversationResumed(), e.AllSlotsReset()],
+        "a loop that ended": start + form + [e.ActiveLoop(None), e.SlotSet("requested_slot", None)],
+        "reverted (replayed)": start + [user, e.ActionExecuted("action_clarify"), e.UserUtteranceReverted()],
+        "events before a later session": start + form + start,
+    }
+
+
+@pytest.mark.parametrize("name", list(_conversations()))
+@pytest.mark.parametrize("acted_on_followup", [False, True])
+def test_a_tracker_copy_is_what_replaying_its_events_gives(name: str, acted_on_followup: bool) -> None:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.paths import ROOT
+
+    rasa_speedups.install()
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = DialogueStateTracker.from_events("s", _conversations()[name], domain.slots)
+    tracker.model_id, tracker.assistant_id = "m", "nara"
+    if acted_on_followup:
+        tracker.clear_followup_action()  # as Rasa's processor does, without an event
+    copied = tracker.copy()
+    assert DialogueStateTracker.copy is rasa_speedups.copy_tracker
+    assert _state(copied) == _state(rasa_speedups.rasa_copy_tracker(tracker))
+    assert copied.events is not tracker.events and (
+        not tracker.active_loop or copied.active_loop is not tracker.active_loop
+    )
+    assert all(copied.slots[key] is not slot for key, slot in tracker.slots.items())
+    copied.update(SlotSet("topic", "ny"))  # the copy is a tracker of its own
+    assert tracker.get_slot("topic") != "ny" and len(tracker.events) == len(copied.events) - 1
+
+
+def test_a_tracker_of_a_subclass_is_replayed() -> None:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.generator import TrackerWithCachedStates
+
+    from bot.paths import ROOT
+
+    rasa_speedups.install()
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = TrackerWithCachedStates.from_events(
+        "s", _conversations()["a session's start"], domain.slots, domain=domain
+    )
+    assert type(tracker.copy()) is TrackerWithCachedStates
