@@ -121,7 +121,9 @@ class Guard:
             message.sender_id = self.sender(message.sender_id)
             message.metadata = None
             if message.text:
-                message.text = without_control(message.text)  # a NUL is never typed; PostgreSQL refuses it
+                # A NUL is never typed, and PostgreSQL refuses it; stripped again, as Rasa's UserMessage strips
+                # what it is given ("¤ \x01" would otherwise be "¤ ").
+                message.text = without_control(message.text).strip()
             if len(message.text or "") > MAX_MESSAGE_CHARS:
                 await self._reply(message, "input_too_long")
                 return

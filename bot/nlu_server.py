@@ -37,8 +37,13 @@ async def handle(agent: Any, reader: asyncio.StreamReader, writer: asyncio.Strea
             if op == "status":
                 answer: dict[str, Any] = {"model_id": agent.model_id}
             elif op == "parse" and isinstance(request.get("text"), str):
+                # Exactly the Rasa server's text: UserMessage strips it, which the Rasa server's text may not be
+                # (bot/channels.py removes control characters after Rasa made its message), and the answer must
+                # be a parse of that text (nlu_offload checks it).
+                message = UserMessage(request["text"])
+                message.text = request["text"]
                 try:
-                    answer = {"parse": await agent.processor.parse_message(UserMessage(request["text"]))}
+                    answer = {"parse": await agent.processor.parse_message(message)}
                 except Exception as error:  # noqa: BLE001 - the Rasa server parses the message itself
                     logger.exception("parse failed")
                     answer = {"error": type(error).__name__}

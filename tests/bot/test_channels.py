@@ -55,6 +55,8 @@ def test_control_characters_never_reach_the_bot():
     bot = Bot()
     say(Guard(RateLimiter(10, 20)), bot, "hej\x00 jag\x1b mår dåligt\n\tidag", sender="ab\x00c")
     assert bot.seen[0].text == "hej jag mår dåligt\n\tidag" and bot.seen[0].sender_id == "abc"
+    say(Guard(RateLimiter(10, 20)), bot, "¤ \x01")  # stripped as Rasa strips a message, after the control character
+    assert bot.seen[1].text == "¤"
 
 
 def test_too_long_is_answered_kindly_and_never_read():

@@ -256,6 +256,7 @@ def test_the_nlu_server_answers_on_a_socket_only_its_owner_may_use(tmp_path):
             reader, writer = await asyncio.open_unix_connection(str(path))
             for request, answer in [
                 ({"op": "parse", "text": "hej"}, {"parse": _remote_parse("hej")}),
+                ({"op": "parse", "text": "¤ "}, {"parse": _remote_parse("¤ ")}),  # not stripped: the text as sent
                 ({"op": "parse", "text": "boom"}, {"error": "ValueError"}),
                 ({"op": "parse"}, {"error": "unknown request"}),
                 ({"op": "drop tables"}, {"error": "unknown request"}),
