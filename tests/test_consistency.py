@@ -107,3 +107,29 @@ def test_the_actions_use_exactly_the_messages_in_the_catalogue():
     assert called <= set(catalogue())  # every literal key an action asks for exists
     mentioned = {key for key in catalogue() if f'"{key}"' in source} | {f"input_{p}" for p in INPUT_PROBLEMS}
     assert mentioned == set(catalogue())  # and no message is dead
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN["responses"]))
+def test_every_response_is_sent_as_written_and_its_button_payloads_parse(name, caplog):
+    """Rasa fills `{slot}` placeholders in a response's text and buttons; a payload's entities in JSON must be
+    written with double braces (Rasa's own rule), or every time the response is sent Rasa logs an error with a
+    traceback (it then sends the payload unchanged)."""
+    import asyncio
+    import json
+
+    import structlog.testing
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = DialogueStateTracker("s", domain.slots)
+    caplog.set_level("WARNING")
+    with structlog.testing.capture_logs() as logged:  # Rasa logs the failed interpolation through structlog
+        sent = asyncio.run(TemplatedNaturalLanguageGenerator(domain.responses).generate(name, tracker, "rest"))
+    assert sent is not None and not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")]
+    assert not [entry for entry in logged if entry["log_level"] in ("error", "warning")], logged
+    for button in sent.get("buttons") or []:
+        payload = button["payload"]
+        if payload.startswith("/") and "{" in payload:
+            assert isinstance(json.loads(payload[payload.index("{") :]), dict), payload
