@@ -32,7 +32,10 @@ async def handle(agent: Any, reader: asyncio.StreamReader, writer: asyncio.Strea
 
     try:
         while True:
-            request = await nlu_offload.read_frame(reader)
+            try:
+                request = await nlu_offload.read_frame(reader)
+            except ValueError:  # a whole frame, but not JSON it can read (a lone surrogate): answered as unknown
+                request = None
             op = request.get("op") if isinstance(request, dict) else None
             if op == "status":
                 answer: dict[str, Any] = {"model_id": agent.model_id}

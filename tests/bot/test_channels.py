@@ -57,6 +57,8 @@ def test_control_characters_never_reach_the_bot():
     assert bot.seen[0].text == "hej jag mår dåligt\n\tidag" and bot.seen[0].sender_id == "abc"
     say(Guard(RateLimiter(10, 20)), bot, "¤ \x01")  # stripped as Rasa strips a message, after the control character
     assert bot.seen[1].text == "¤"
+    say(Guard(RateLimiter(10, 20)), bot, "hej \ud83d", sender="x\udc00")  # half an emoji: a lone surrogate
+    assert bot.seen[2].text == "hej" and bot.seen[2].sender_id == "x"
 
 
 def test_too_long_is_answered_kindly_and_never_read():

@@ -84,3 +84,15 @@ def test_malformed_requests_never_break_the_server(server, body):
     status, _ = post(body)
     assert status < 500, status
     assert post(json.dumps({"sender": uuid.uuid4().hex, "message": "hej"}).encode())[0] == 200
+
+
+def test_half_an_emoji_gets_an_answer_and_the_conversation_goes_on(server):
+    """A widget that cuts a message at a length can cut an emoji in half; JSON.stringify then sends a lone
+    surrogate ("\\ud83d"), which is valid JSON but not text any pipeline can encode."""
+    sender = uuid.uuid4().hex
+    for body in (b'{"sender": "%s", "message": "hej \\ud83d"}', b'{"sender": "%s", "message": "\\udc00"}'):
+        status, replies = post(body.replace(b"%s", sender.encode()))
+        assert status == 200 and isinstance(replies, list) and replies, (body, status, replies)
+        assert "\n".join(r.get("text") or "" for r in replies).strip()
+    status, replies = post(json.dumps({"sender": sender, "message": "min son vill inte gå till skolan"}).encode())
+    assert status == 200 and replies and "skol" in json.dumps(replies, ensure_ascii=False).lower()
