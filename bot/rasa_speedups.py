@@ -62,6 +62,7 @@ import copyreg
 import functools
 import gc
 import json
+import operator
 import threading
 import weakref
 from collections.abc import Sequence
@@ -161,16 +162,18 @@ _UNKNOWN = object()
 
 
 @functools.cache
-def _followup_rules() -> tuple[dict[type, Any], frozenset[type]]:
-    """What each kind of event leaves as the tracker's follow-up action: set to a name or None, or left alone."""
+def _followup_rules() -> tuple[dict[type, Any], frozenset[type], str]:
+    """What each kind of event does to the tracker's follow-up action: the kinds that set it (to what, from the
+    event), the kinds that leave it alone, and a new tracker's."""
     from rasa.shared.core import events as e
     from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 
     sets = {
-        e.UserUttered: None,
-        e.ActionExecuted: None,
-        e.SessionStarted: ACTION_LISTEN_NAME,  # it resets the tracker
-        e.Restarted: ACTION_SESSION_START_NAME,
+        e.UserUttered: lambda _: None,
+        e.ActionExecuted: lambda _: None,
+        e.SessionStarted: lambda _: ACTION_LISTEN_NAME,  # it resets the tracker
+        e.Restarted: lambda _: ACTION_SESSION_START_NAME,
+        e.FollowupAction: operator.attrgetter("action_name"),
     }
     leaves = frozenset(
         {
@@ -189,25 +192,20 @@ def _followup_rules() -> tuple[dict[type, Any], frozenset[type]]:
             e.AgentUttered,
         }
     )
-    return sets, leaves
+    return sets, leaves, ACTION_LISTEN_NAME
 
 
 def _replayed_followup_action(events: Any) -> Any:
     """The follow-up action a replay of the events gives (the processor clears the tracker's own when it acts on
     it, without an event), or `_UNKNOWN` when an event of another kind decides it."""
-    from rasa.shared.core.constants import ACTION_LISTEN_NAME
-    from rasa.shared.core.events import FollowupAction
-
-    sets, leaves = _followup_rules()
+    sets, leaves, new_trackers = _followup_rules()
     for event in reversed(events):
         kind = type(event)
         if kind in sets:
-            return sets[kind]
-        if kind is FollowupAction:
-            return event.action_name
+            return sets[kind](event)
         if kind not in leaves:
             return _UNKNOWN
-    return ACTION_LISTEN_NAME  # a new tracker's
+    return new_trackers
 
 
 def copy_tracker(tracker: Any) -> Any:
